@@ -1,0 +1,97 @@
+import { create } from '@bufbuild/protobuf';
+import type { ServiceImpl } from '@connectrpc/connect';
+import { InvalidArgumentError, type FieldViolation } from '../../../../shared/errors/app-error';
+import {
+  AuditService,
+  BatchCreateActionLogEntriesResponseSchema,
+  CreateActionLogEntryResponseSchema,
+  GetActionLogEntryResponseSchema,
+  ListActionLogEntriesResponseSchema,
+  VerifyActionLogResponseSchema,
+} from '../../../../shared/gen/mcpbackend/audit/v1/audit_service_pb';
+import { currentRequestContext, SYSTEM_ACTOR } from '../../../../shared/interceptors/request-context';
+import type { NewEntry, Provenance, RecordResult } from '../entries/action-log-entry';
+import { getEntry } from '../entries/get-entry';
+import { listEntries } from '../entries/list-entries';
+import { recordEntries } from '../entries/record-entries';
+import { verifyLog } from '../entries/verify-log';
+import type { ActionLogRepository } from '../repositories/action-log-repository';
+import { parseEntryInput, parseEntryInputOrThrow } from './entry-input';
+import { toEntryMessage } from './entry-output';
+
+export const MAX_BATCH_ENTRIES = 1000;
+
+/** Actor, trace and client details come from metadata (read by the request-context interceptor). */
+function provenance(): Provenance {
+  const ctx = currentRequestContext();
+  return {
+    actorId: ctx?.actorId ?? SYSTEM_ACTOR,
+    traceId: ctx?.traceId ?? '',
+    spanId: ctx?.spanId ?? '',
+    traceState: ctx?.traceState ?? '',
+    serviceName: ctx?.callerService ?? 'unknown',
+    clientIp: ctx?.clientIp ?? '',
+    userAgent: ctx?.userAgent ?? '',
+  };
+}
+
+const toResult = (r: RecordResult) =>
+  create(CreateActionLogEntryResponseSchema, { actionLogEntry: toEntryMessage(r.entry), replayed: r.replayed });
+
+/** Proto in, proto out: validation of shape, then a use case. No SQL, no business rules here. */
+export function createAuditHandler(deps: { repo: ActionLogRepository }): ServiceImpl<typeof AuditService> {
+  const { repo } = deps;
+  return {
+    async createActionLogEntry(req) {
+      const [result] = await recordEntries(repo, [parseEntryInputOrThrow(req)], provenance());
+      return toResult(result!);
+    },
+
+    async batchCreateActionLogEntries(req) {
+      if (req.requests.length === 0) throw InvalidArgumentError.field('requests', 'must contain at least one entry');
+      if (req.requests.length > MAX_BATCH_ENTRIES) {
+        throw InvalidArgumentError.field('requests', `has ${req.requests.length} entries; the limit is ${MAX_BATCH_ENTRIES}`);
+      }
+      const entries: NewEntry[] = [];
+      const violations: FieldViolation[] = [];
+      req.requests.forEach((r, i) => {
+        const parsed = parseEntryInput(r, `requests[${i}].`);
+        if (parsed.entry) entries.push(parsed.entry);
+        violations.push(...parsed.violations);
+      });
+      // All or nothing: one bad entry rejects the batch before anything is written.
+      if (violations.length) throw new InvalidArgumentError(violations);
+      const results = await recordEntries(repo, entries, provenance());
+      return create(BatchCreateActionLogEntriesResponseSchema, { results: results.map(toResult) });
+    },
+
+    async getActionLogEntry(req) {
+      return create(GetActionLogEntryResponseSchema, { actionLogEntry: toEntryMessage(await getEntry(repo, req.name)) });
+    },
+
+    async listActionLogEntries(req) {
+      const page = await listEntries(repo, {
+        filter: req.filter,
+        orderBy: req.orderBy,
+        pageSize: req.pageSize,
+        pageToken: req.pageToken,
+      });
+      return create(ListActionLogEntriesResponseSchema, {
+        actionLogEntries: page.entries.map(toEntryMessage),
+        nextPageToken: page.nextPageToken,
+      });
+    },
+
+    async verifyActionLog(req) {
+      const r = await verifyLog(repo, req.startSeq, req.endSeq);
+      return create(VerifyActionLogResponseSchema, {
+        valid: r.valid,
+        verifiedCount: BigInt(r.verifiedCount),
+        firstBrokenSeq: r.firstBrokenSeq,
+        failureReason: r.failureReason,
+        headHash: r.headHash,
+        headSeq: r.headSeq,
+      });
+    },
+  };
+}

@@ -1,0 +1,29 @@
+import { create } from '@bufbuild/protobuf';
+import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import { ActionLogEntrySchema, type ActionLogEntry as ActionLogEntryMessage } from '../../../../shared/gen/mcpbackend/audit/v1/action_log_entry_pb';
+import type { ActionLogEntry } from '../entries/action-log-entry';
+import { entryName } from '../entries/get-entry';
+import { actionTypeNumber, entityTypeNumber } from './entry-input';
+
+export function toEntryMessage(e: ActionLogEntry): ActionLogEntryMessage {
+  return create(ActionLogEntrySchema, {
+    name: entryName(e.seq),
+    seq: e.seq,
+    eventId: e.eventId,
+    occurTime: timestampFromDate(e.occurTime),
+    recordTime: timestampFromDate(e.recordTime),
+    actorId: e.actorId,
+    actionType: actionTypeNumber(e.actionType),
+    entityType: entityTypeNumber(e.entityType),
+    entityId: e.entityId,
+    details: e.details,
+    traceId: e.traceId,
+    spanId: e.spanId,
+    traceState: e.traceState,
+    serviceName: e.serviceName,
+    clientIp: e.clientIp,
+    userAgent: e.userAgent,
+    hash: e.hash,
+    prevHash: e.prevHash,
+  });
+}

@@ -1,0 +1,197 @@
+import { QueryTypes, type Sequelize, type Transaction } from 'sequelize';
+import type { ActionLogEntry, ActionTypeName, EntityTypeName } from '../entries/action-log-entry';
+
+/** The only place that knows the action log's SQL. Everything it returns is a plain object. */
+
+interface EntryRow {
+  seq: string;
+  event_id: string;
+  occur_time: Date;
+  record_time: Date;
+  actor_id: string;
+  action_type: string;
+  entity_type: string;
+  entity_id: string;
+  details: ActionLogEntry['details'];
+  trace_id: string;
+  span_id: string;
+  trace_state: string;
+  service_name: string;
+  client_ip: string;
+  user_agent: string;
+  prev_hash: string;
+  hash: string;
+}
+
+const COLUMNS =
+  'seq, event_id, occur_time, record_time, actor_id, action_type, entity_type, entity_id, details, ' +
+  'trace_id, span_id, trace_state, service_name, client_ip, user_agent, prev_hash, hash';
+
+function toEntry(r: EntryRow): ActionLogEntry {
+  return {
+    seq: BigInt(r.seq),
+    eventId: r.event_id,
+    occurTime: r.occur_time,
+    recordTime: r.record_time,
+    actorId: r.actor_id,
+    actionType: r.action_type as ActionTypeName,
+    entityType: r.entity_type as EntityTypeName,
+    entityId: r.entity_id,
+    details: r.details,
+    traceId: r.trace_id,
+    spanId: r.span_id,
+    traceState: r.trace_state,
+    serviceName: r.service_name,
+    clientIp: r.client_ip,
+    userAgent: r.user_agent,
+    prevHash: r.prev_hash,
+    hash: r.hash,
+  };
+}
+
+export interface ChainHead {
+  readonly seq: bigint;
+  readonly hash: string;
+}
+
+/** Operations valid only while the chain head is locked (one appender at a time). */
+export interface ChainAppender {
+  readonly head: ChainHead;
+  findByEventIds(eventIds: readonly string[]): Promise<ActionLogEntry[]>;
+  insert(entries: readonly ActionLogEntry[]): Promise<void>;
+}
+
+export interface ListQuery {
+  /** SQL condition over the table's columns with `$n` placeholders starting at $1, or ''. */
+  readonly where: string;
+  readonly bind: readonly unknown[];
+  readonly afterSeq: bigint | undefined;
+  readonly desc: boolean;
+  readonly limit: number;
+}
+
+export function createActionLogRepository(sequelize: Sequelize) {
+  const select = <T extends object>(sql: string, bind: readonly unknown[], transaction?: Transaction) =>
+    sequelize.query<T>(sql, { bind: bind as unknown[], type: QueryTypes.SELECT, transaction });
+
+  return {
+    /**
+     * Runs `fn` in one transaction holding the chain-head row lock. Appends are therefore
+     * serialised across requests and replicas: seq is gap-free and increases in commit order,
+     * and each entry links to the hash of the entry committed just before it.
+     */
+    async withChainLock<T>(fn: (appender: ChainAppender) => Promise<T>): Promise<T> {
+      return sequelize.transaction(async (transaction) => {
+        const [head] = await select<{ seq: string; hash: string }>(
+          'SELECT seq, hash FROM audit_chain_head WHERE id = 1 FOR UPDATE',
+          [],
+          transaction,
+        );
+        if (!head) throw new Error('audit_chain_head is missing its row: the schema is not migrated');
+        let current: ChainHead = { seq: BigInt(head.seq), hash: head.hash };
+        const appender: ChainAppender = {
+          get head() {
+            return current;
+          },
+          async findByEventIds(eventIds) {
+            if (eventIds.length === 0) return [];
+            const rows = await select<EntryRow>(
+              `SELECT ${COLUMNS} FROM action_log_entries WHERE event_id = ANY($1::uuid[])`,
+              [eventIds],
+              transaction,
+            );
+            return rows.map(toEntry);
+          },
+          async insert(entries) {
+            if (entries.length === 0) return;
+            // One statement for the whole batch: unnest() of column arrays keeps the bind
+            // count fixed (17) however many rows there are.
+            const col = <K extends keyof ActionLogEntry>(k: K) => entries.map((e) => e[k]);
+            await sequelize.query(
+              `INSERT INTO action_log_entries (${COLUMNS})
+               SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::timestamptz[], $4::timestamptz[], $5::text[],
+                 $6::text[], $7::text[], $8::text[], $9::jsonb[], $10::text[], $11::text[], $12::text[], $13::text[],
+                 $14::text[], $15::text[], $16::text[], $17::text[])`,
+              {
+                bind: [
+                  entries.map((e) => e.seq.toString()),
+                  col('eventId'),
+                  col('occurTime'),
+                  col('recordTime'),
+                  col('actorId'),
+                  col('actionType'),
+                  col('entityType'),
+                  col('entityId'),
+                  entries.map((e) => JSON.stringify(e.details)),
+                  col('traceId'),
+                  col('spanId'),
+                  col('traceState'),
+                  col('serviceName'),
+                  col('clientIp'),
+                  col('userAgent'),
+                  col('prevHash'),
+                  col('hash'),
+                ],
+                type: QueryTypes.INSERT,
+                transaction,
+              },
+            );
+            const last = entries[entries.length - 1]!;
+            await sequelize.query('UPDATE audit_chain_head SET seq = $1, hash = $2 WHERE id = 1', {
+              bind: [last.seq.toString(), last.hash],
+              transaction,
+            });
+            current = { seq: last.seq, hash: last.hash };
+          },
+        };
+        return fn(appender);
+      });
+    },
+
+    async findBySeq(seq: bigint): Promise<ActionLogEntry | undefined> {
+      const rows = await select<EntryRow>(`SELECT ${COLUMNS} FROM action_log_entries WHERE seq = $1`, [seq.toString()]);
+      return rows[0] && toEntry(rows[0]);
+    },
+
+    /** Keyset page: rows after the cursor in the requested direction, at most `limit`. */
+    async list(q: ListQuery): Promise<ActionLogEntry[]> {
+      const conditions = q.where ? [`(${q.where})`] : [];
+      const bind = [...q.bind];
+      if (q.afterSeq !== undefined) {
+        bind.push(q.afterSeq.toString());
+        conditions.push(`seq ${q.desc ? '<' : '>'} $${bind.length}`);
+      }
+      bind.push(q.limit);
+      const where = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
+      const rows = await select<EntryRow>(
+        `SELECT ${COLUMNS} FROM action_log_entries ${where} ORDER BY seq ${q.desc ? 'DESC' : 'ASC'} LIMIT $${bind.length}`,
+        bind,
+      );
+      return rows.map(toEntry);
+    },
+
+    /** Entries with start <= seq <= end in seq order, fetched in chunks so memory stays flat. */
+    async *scan(start: bigint, end: bigint | undefined, chunk = 2000): AsyncGenerator<ActionLogEntry> {
+      let from = start;
+      for (;;) {
+        const bind: unknown[] = [from.toString(), chunk];
+        const endCond = end === undefined ? '' : ` AND seq <= $${bind.push(end.toString())}`;
+        const rows = await select<EntryRow>(
+          `SELECT ${COLUMNS} FROM action_log_entries WHERE seq >= $1${endCond} ORDER BY seq ASC LIMIT $2`,
+          bind,
+        );
+        for (const row of rows) yield toEntry(row);
+        if (rows.length < chunk) return;
+        from = BigInt(rows[rows.length - 1]!.seq) + 1n;
+      }
+    },
+
+    async readHead(): Promise<ChainHead> {
+      const [head] = await select<{ seq: string; hash: string }>('SELECT seq, hash FROM audit_chain_head WHERE id = 1', []);
+      if (!head) throw new Error('audit_chain_head is missing its row: the schema is not migrated');
+      return { seq: BigInt(head.seq), hash: head.hash };
+    },
+  };
+}
+
+export type ActionLogRepository = ReturnType<typeof createActionLogRepository>;

@@ -1,0 +1,22 @@
+import { z } from 'zod';
+
+/** Reusable environment-variable parsers: every value arrives as a string. */
+
+export const envPort = (defaultPort: number) => z.coerce.number().int().min(0).max(65535).default(defaultPort);
+
+export const envInt = (defaultValue: number, min: number, max: number) =>
+  z.coerce.number().int().min(min).max(max).default(defaultValue);
+
+export const envBool = (defaultValue: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' })
+    .transform((v) => v === 'true' || v === '1' || v === 'yes')
+    .default(defaultValue);
+
+export const envPostgresUrl = z
+  .string()
+  .regex(/^postgres(ql)?:\/\//, { message: 'expected a postgres:// URL' });
+
+export const envHttpUrl = z.string().regex(/^https?:\/\//, { message: 'expected an http:// or https:// URL' });
+
+export const envLogLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info');

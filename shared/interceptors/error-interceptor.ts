@@ -1,0 +1,38 @@
+import type { Interceptor } from '@connectrpc/connect';
+import { ConnectError } from '@connectrpc/connect';
+import { trace } from '@opentelemetry/api';
+import { AppError } from '../errors/app-error';
+import { toConnectError } from '../errors/to-connect-error';
+import type { Logger } from '../logging/logger';
+import { bindStream } from './bind-stream';
+
+/**
+ * Innermost interceptor: every error a handler throws leaves as a ConnectError. Unexpected
+ * errors are logged here, with stack and trace id, and reach the caller only as INTERNAL.
+ */
+export function createErrorInterceptor(opts: { logger: Logger }): Interceptor {
+  const convert = (err: unknown, procedure: string): ConnectError => {
+    if (err instanceof AppError || err instanceof ConnectError) return toConnectError(err);
+    const traceId = trace.getActiveSpan()?.spanContext().traceId;
+    opts.logger.error({ err, procedure }, 'unexpected error while serving a call');
+    return toConnectError(err, traceId);
+  };
+  return (next) => async (req) => {
+    const procedure = `${req.service.typeName}/${req.method.name}`;
+    try {
+      const res = await next(req);
+      if (!res.stream) return res;
+      const source = res.message;
+      async function* mapped() {
+        try {
+          yield* source;
+        } catch (err) {
+          throw convert(err, procedure);
+        }
+      }
+      return { ...res, message: bindStream(mapped(), (fn) => fn()) };
+    } catch (err) {
+      throw convert(err, procedure);
+    }
+  };
+}
