@@ -1,9 +1,12 @@
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
-import { Code, ConnectError, type ConnectRouter, type Interceptor } from '@connectrpc/connect';
+import { setMaxListeners } from 'node:events';
+import { Code, ConnectError, createContextValues, type ConnectRouter, type Interceptor } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
+import { peerAddressKey } from '../interceptors/peer-address-key';
 import type { HealthRegistry } from './health-service';
+import { installMalformedRequestMapping } from './malformed-request';
 import { registerReflection } from './reflection-service';
 
 export interface RpcLogger {
@@ -42,8 +45,11 @@ const H2_PREFACE = Buffer.from('PRI ');
 const ABORT_FLUSH_MS = 100;
 
 export function createRpcServer(opts: RpcServerOptions): RpcServer {
+  installMalformedRequestMapping();
   const { logger } = opts;
   const shutdown = new AbortController();
+  // Every in-flight call listens on this signal; the default cap of 10 would warn under load.
+  setMaxListeners(0, shutdown.signal);
   const handler = connectNodeAdapter({
     routes(router) {
       opts.routes(router);
@@ -53,6 +59,8 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
     interceptors: opts.interceptors,
     readMaxBytes: opts.readMaxBytes,
     shutdownSignal: shutdown.signal,
+    // Interceptors see only headers; the connection's address is handed over here.
+    contextValues: (req) => createContextValues().set(peerAddressKey, req.socket?.remoteAddress ?? ''),
   });
 
   // Neither server listens: they only receive sockets handed over by the net server below. A cleartext
