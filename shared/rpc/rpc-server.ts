@@ -4,6 +4,8 @@ import * as net from 'node:net';
 import { setMaxListeners } from 'node:events';
 import { Code, ConnectError, createContextValues, type ConnectRouter, type Interceptor } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
+
+type NodeHandler = NonNullable<Parameters<typeof connectNodeAdapter>[0]['fallback']>;
 import { peerAddressKey } from '../interceptors/peer-address-key';
 import type { HealthRegistry } from './health-service';
 import { installMalformedRequestMapping } from './malformed-request';
@@ -26,8 +28,13 @@ export interface RpcServerOptions {
   reflection: boolean;
   /** Larger requests fail with RESOURCE_EXHAUSTED. */
   readMaxBytes: number;
+  /** Plain HTTP GET endpoints on the same port (e.g. `/metrics`, `/healthz`), by exact path. */
+  httpRoutes?: Record<string, HttpRoute>;
   logger?: RpcLogger;
 }
+
+/** A plain HTTP GET endpoint: returns the content type and body to send with status 200 (or the given one). */
+export type HttpRoute = () => Promise<{ contentType: string; body: string; status?: number }>;
 
 export interface RpcServer {
   /** Port 0 picks an ephemeral port; the bound address is returned. */
@@ -58,6 +65,7 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
     },
     interceptors: opts.interceptors,
     readMaxBytes: opts.readMaxBytes,
+    fallback: (req, res) => serveHttpRoute(opts.httpRoutes ?? {}, req, res),
     shutdownSignal: shutdown.signal,
     // Interceptors see only headers; the connection's address is handed over here.
     contextValues: (req) => createContextValues().set(peerAddressKey, req.socket?.remoteAddress ?? ''),
@@ -175,4 +183,18 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
       logger?.info({}, 'rpc server closed');
     },
   };
+}
+
+/** Anything that is not an RPC: a known GET path is served, everything else is 404. */
+function serveHttpRoute(routes: Record<string, HttpRoute>, ...[req, res]: Parameters<NodeHandler>): void {
+  const route = req.method === 'GET' ? routes[(req.url ?? '').split('?')[0]!] : undefined;
+  const send = (status: number, contentType: string, body: string) => {
+    res.writeHead(status, { 'content-type': contentType });
+    res.end(body);
+  };
+  if (!route) return send(404, 'text/plain; charset=utf-8', 'not found\n');
+  route().then(
+    (r) => send(r.status ?? 200, r.contentType, r.body),
+    () => send(500, 'text/plain; charset=utf-8', 'error\n'),
+  );
 }

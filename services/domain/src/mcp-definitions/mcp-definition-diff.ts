@@ -52,7 +52,7 @@ function fieldJson(d: McpDefinition, field: McpDefinitionMutableField, redact: b
   }
 }
 
-function toolJson(t: ToolDeclaration): JsonObject {
+export function toolJson(t: ToolDeclaration): JsonObject {
   // A copy of the schema: the result goes to the audit outbox and must not alias stored state.
   return t.inputSchema === undefined
     ? { name: t.name, description: t.description }

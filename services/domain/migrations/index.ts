@@ -1,0 +1,5 @@
+import type { Migration } from '../../../shared/db/migrator';
+import { createDomainSchema } from './20261126-0001-create-domain-schema';
+
+/** Every migration of the domain database, oldest first. Append new ones; never edit applied ones. */
+export const domainMigrations: readonly Migration[] = [createDomainSchema];

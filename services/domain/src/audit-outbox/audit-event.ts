@@ -1,0 +1,31 @@
+import type { JsonObject } from '@bufbuild/protobuf';
+
+export type AuditActionType = 'CREATE' | 'UPDATE' | 'DELETE' | 'EXECUTE';
+export type AuditEntityType = 'MCP_DEFINITION' | 'WORKFLOW_DEFINITION' | 'WORKFLOW_RUN';
+
+/** What happened, as a use case describes it. Who and where are added from the request context. */
+export interface AuditEvent {
+  readonly actionType: AuditActionType;
+  readonly entityType: AuditEntityType;
+  readonly entityId: string;
+  /** Must already be free of secrets. */
+  readonly details: JsonObject;
+}
+
+/** Who acted and from where, captured when the event is recorded (not when it is sent). */
+export interface AuditOrigin {
+  readonly actorId: string;
+  /** W3C traceparent to forward, so the audit entry joins the request's trace. */
+  readonly traceparent: string;
+  readonly tracestate: string;
+  readonly clientIp: string;
+  readonly userAgent: string;
+}
+
+/** An outbox row: an event with its origin, waiting for the audit service to acknowledge it. */
+export interface OutboxEntry extends AuditEvent, AuditOrigin {
+  readonly id: bigint;
+  readonly eventId: string;
+  readonly occurTime: Date;
+  readonly attempts: number;
+}

@@ -1,0 +1,47 @@
+import { createClient, Code, ConnectError } from '@connectrpc/connect';
+import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import { ActionType, EntityType } from '../../../../shared/gen/mcpbackend/audit/v1/action_log_entry_pb';
+import { AuditService } from '../../../../shared/gen/mcpbackend/audit/v1/audit_service_pb';
+import { MetadataKeys } from '../../../../shared/interceptors/request-context';
+import { createRpcClientTransport } from '../../../../shared/rpc/client-transport';
+import type { OutboxEntry } from './audit-event';
+
+/** Delivers one entry to the audit log; resolves once the audit service has committed it. */
+export type AuditSink = (entry: OutboxEntry) => Promise<void>;
+
+/** Failures worth pausing the whole relay for: the audit service is not there or not answering. */
+export function isUnreachable(err: unknown): boolean {
+  const code = ConnectError.from(err).code;
+  return code === Code.Unavailable || code === Code.DeadlineExceeded || code === Code.Unknown || code === Code.Internal;
+}
+
+/**
+ * The gRPC sink: one CreateActionLogEntry per entry, with the original actor, trace context,
+ * client IP and user agent in metadata, as the audit service requires (never in the body).
+ */
+export function createGrpcAuditSink(opts: { auditUrl: string; serviceName: string; timeoutMs: number }): AuditSink {
+  const client = createClient(AuditService, createRpcClientTransport({ baseUrl: opts.auditUrl, protocol: 'grpc' }));
+  return async (e) => {
+    const headers: Record<string, string> = {
+      [MetadataKeys.actor]: e.actorId,
+      [MetadataKeys.callerService]: opts.serviceName,
+    };
+    if (e.traceparent) headers[MetadataKeys.traceparent] = e.traceparent;
+    if (e.tracestate) headers[MetadataKeys.tracestate] = e.tracestate;
+    if (e.clientIp) headers[MetadataKeys.clientIp] = e.clientIp;
+    if (e.userAgent) headers[MetadataKeys.clientUserAgent] = e.userAgent;
+    await client.createActionLogEntry(
+      {
+        actionLogEntry: {
+          eventId: e.eventId,
+          occurTime: timestampFromDate(e.occurTime),
+          actionType: ActionType[e.actionType],
+          entityType: EntityType[e.entityType],
+          entityId: e.entityId,
+          details: e.details,
+        },
+      },
+      { headers, timeoutMs: opts.timeoutMs },
+    );
+  };
+}

@@ -1,0 +1,104 @@
+import { randomUUID } from 'node:crypto';
+import { QueryTypes, type Sequelize, type Transaction } from 'sequelize';
+import type { AuditActionType, AuditEntityType, AuditEvent, AuditOrigin, OutboxEntry } from './audit-event';
+
+interface OutboxRow {
+  id: string;
+  event_id: string;
+  occur_time: Date;
+  actor_id: string;
+  traceparent: string;
+  tracestate: string;
+  client_ip: string;
+  user_agent: string;
+  action_type: string;
+  entity_type: string;
+  entity_id: string;
+  details: AuditEvent['details'];
+  attempts: number;
+}
+
+const toEntry = (r: OutboxRow): OutboxEntry => ({
+  id: BigInt(r.id),
+  eventId: r.event_id,
+  occurTime: r.occur_time,
+  actorId: r.actor_id,
+  traceparent: r.traceparent,
+  tracestate: r.tracestate,
+  clientIp: r.client_ip,
+  userAgent: r.user_agent,
+  actionType: r.action_type as AuditActionType,
+  entityType: r.entity_type as AuditEntityType,
+  entityId: r.entity_id,
+  details: r.details,
+  attempts: r.attempts,
+});
+
+export function createOutboxRepository(sequelize: Sequelize) {
+  return {
+    /** Inserted inside the caller's transaction: the entry exists if and only if the change does. */
+    async insert(tx: Transaction, event: AuditEvent, origin: AuditOrigin): Promise<void> {
+      await sequelize.query(
+        `INSERT INTO audit_outbox (event_id, occur_time, actor_id, traceparent, tracestate, client_ip, user_agent,
+           action_type, entity_type, entity_id, details)
+         VALUES ($1, clock_timestamp(), $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+        {
+          bind: [randomUUID(), origin.actorId, origin.traceparent, origin.tracestate, origin.clientIp, origin.userAgent,
+            event.actionType, event.entityType, event.entityId, JSON.stringify(event.details)],
+          transaction: tx,
+        },
+      );
+    },
+
+    /**
+     * Locks up to `limit` due entries, oldest first, skipping rows another relay holds. An
+     * entry is left out while an older entry of the same entity is still waiting (held by
+     * another relay or backing off), so each entity's entries reach the audit log in the
+     * order their changes committed.
+     */
+    async claimDue(tx: Transaction, limit: number): Promise<OutboxEntry[]> {
+      const rows = await sequelize.query<OutboxRow>(
+        `WITH claimed AS (
+           SELECT * FROM audit_outbox WHERE next_attempt_at <= now()
+           ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
+         )
+         SELECT c.* FROM claimed c
+         WHERE NOT EXISTS (
+           SELECT 1 FROM audit_outbox o
+           WHERE o.entity_type = c.entity_type AND o.entity_id = c.entity_id AND o.id < c.id
+             AND o.id NOT IN (SELECT id FROM claimed)
+         )
+         ORDER BY c.id`,
+        { bind: [limit], type: QueryTypes.SELECT, transaction: tx },
+      );
+      return rows.map(toEntry);
+    },
+
+    async deleteDelivered(tx: Transaction, ids: readonly bigint[]): Promise<void> {
+      if (ids.length === 0) return;
+      await sequelize.query('DELETE FROM audit_outbox WHERE id = ANY($1::bigint[])', {
+        bind: [ids.map(String)],
+        transaction: tx,
+      });
+    },
+
+    async markFailed(tx: Transaction, id: bigint, error: string, retryInMs: number): Promise<void> {
+      await sequelize.query(
+        `UPDATE audit_outbox SET attempts = attempts + 1, last_error = $2,
+           next_attempt_at = now() + ($3::int * interval '1 millisecond') WHERE id = $1`,
+        { bind: [id.toString(), error.slice(0, 2000), Math.round(retryInMs)], transaction: tx },
+      );
+    },
+
+    /** How far behind delivery is: entries waiting and the age of the oldest. */
+    async backlog(): Promise<{ count: number; oldestAgeSeconds: number }> {
+      const [row] = await sequelize.query<{ count: string; age: number | null }>(
+        'SELECT count(*) AS count, extract(epoch FROM now() - min(occur_time))::float8 AS age FROM audit_outbox',
+        { type: QueryTypes.SELECT },
+      );
+      return { count: Number(row?.count ?? 0), oldestAgeSeconds: Math.max(0, row?.age ?? 0) };
+    },
+  };
+}
+
+export type OutboxRepository = ReturnType<typeof createOutboxRepository>;

@@ -1,0 +1,56 @@
+import { z } from 'zod';
+import { envBool, envHttpUrl, envInt } from '../../../shared/config/env-types';
+import { loadConfig } from '../../../shared/config/load-config';
+import { requireDatabaseUrl, serviceEnvShape, toServiceConfig, type ServiceConfig } from '../../../shared/config/service-env';
+
+/** The domain service's settings: the common ones plus audit delivery (README lists them all). */
+const schema = z
+  .object({
+    ...serviceEnvShape('DOMAIN', { port: 50051, serviceName: 'mcp-domain' }),
+    AUDIT_URL: envHttpUrl.default('http://127.0.0.1:50052'),
+    AUDIT_ENABLED: envBool(true),
+    AUDIT_RELAY_BATCH_SIZE: envInt(200, 1, 1000),
+    AUDIT_RELAY_CONCURRENCY: envInt(8, 1, 64),
+    AUDIT_RELAY_POLL_INTERVAL_MS: envInt(1_000, 10, 60_000),
+    AUDIT_RELAY_MIN_BACKOFF_MS: envInt(200, 1, 60_000),
+    AUDIT_RELAY_MAX_BACKOFF_MS: envInt(30_000, 1, 3_600_000),
+    AUDIT_RELAY_TIMEOUT_MS: envInt(5_000, 100, 120_000),
+    AUDIT_BACKLOG_WARN_AFTER_S: envInt(30, 1, 86_400),
+  })
+  .refine(...requireDatabaseUrl('DOMAIN'))
+  .refine((c) => c.AUDIT_RELAY_MAX_BACKOFF_MS >= c.AUDIT_RELAY_MIN_BACKOFF_MS, {
+    message: 'must be at least AUDIT_RELAY_MIN_BACKOFF_MS',
+    path: ['AUDIT_RELAY_MAX_BACKOFF_MS'],
+  });
+
+export interface DomainConfig extends ServiceConfig {
+  readonly audit: {
+    readonly url: string;
+    readonly enabled: boolean;
+    readonly batchSize: number;
+    readonly concurrency: number;
+    readonly pollIntervalMs: number;
+    readonly minBackoffMs: number;
+    readonly maxBackoffMs: number;
+    readonly timeoutMs: number;
+    readonly backlogWarnAfterSeconds: number;
+  };
+}
+
+export function loadDomainConfig(env: NodeJS.ProcessEnv = process.env): DomainConfig {
+  const c = loadConfig(schema, env);
+  return {
+    ...toServiceConfig('DOMAIN', c),
+    audit: {
+      url: c.AUDIT_URL,
+      enabled: c.AUDIT_ENABLED,
+      batchSize: c.AUDIT_RELAY_BATCH_SIZE,
+      concurrency: c.AUDIT_RELAY_CONCURRENCY,
+      pollIntervalMs: c.AUDIT_RELAY_POLL_INTERVAL_MS,
+      minBackoffMs: c.AUDIT_RELAY_MIN_BACKOFF_MS,
+      maxBackoffMs: c.AUDIT_RELAY_MAX_BACKOFF_MS,
+      timeoutMs: c.AUDIT_RELAY_TIMEOUT_MS,
+      backlogWarnAfterSeconds: c.AUDIT_BACKLOG_WARN_AFTER_S,
+    },
+  };
+}

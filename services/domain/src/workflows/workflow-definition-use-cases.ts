@@ -1,0 +1,155 @@
+import { randomUUID } from 'node:crypto';
+import type { JsonObject } from '@bufbuild/protobuf';
+import type { Transaction } from 'sequelize';
+import { canonicalJson } from '../../../../shared/api/canonical-json';
+import { checkEtag } from '../../../../shared/api/etag';
+import { resolveUpdateMask } from '../../../../shared/api/field-mask';
+import { filterToSql, parseFilter, type FilterFieldSpec } from '../../../../shared/api/filter';
+import { decodePageToken, encodePageToken, queryFingerprint, resolvePageSize } from '../../../../shared/api/page-token';
+import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from '../../../../shared/errors/app-error';
+import type { DomainDeps } from '../domain-deps';
+import { isDuplicateName, isRequestIdRace, parseRequestId } from '../shared-repositories/request-id';
+import {
+  WORKFLOW_DEFINITION_MUTABLE_FIELDS,
+  type WorkflowDefinition,
+  type WorkflowDefinitionInput,
+  type WorkflowDefinitionMutableField,
+} from './workflow-definition';
+import { workflowDefinitionEtag, workflowDefinitionJson, workflowFieldJson } from './workflow-json';
+import { validateWorkflowDefinitionInput } from './workflow-rules';
+
+const RESOURCE = 'WorkflowDefinition';
+const CREATE_OPERATION = 'CreateWorkflowDefinition';
+const PREFIX = 'workflow_definition';
+
+/**
+ * Validates a whole definition against the MCP definitions its steps name, share-locking
+ * those rows so they cannot be deleted before this transaction commits.
+ */
+async function assertValid(deps: DomainDeps, tx: Transaction, input: WorkflowDefinitionInput, fields?: readonly string[]) {
+  const names = [...new Set(input.steps.map((s) => s.mcpDefinition).filter(Boolean))];
+  const known = new Map((await deps.mcpDefinitions.findManyByName(names, tx)).map((d) => [d.name, { tools: d.tools }]));
+  const violations = validateWorkflowDefinitionInput(input, { prefix: PREFIX, fields, knownMcpDefinitions: known });
+  if (violations.length) throw new InvalidArgumentError(violations);
+}
+
+export async function createWorkflowDefinition(deps: DomainDeps, input: WorkflowDefinitionInput, rawRequestId: string): Promise<WorkflowDefinition> {
+  const requestId = parseRequestId(rawRequestId);
+  const replay = async () => {
+    const uid = requestId && (await deps.idempotency.find(CREATE_OPERATION, requestId));
+    return uid ? deps.workflowDefinitions.findByUid(uid) : undefined;
+  };
+  const earlier = await replay();
+  if (earlier) return earlier;
+  try {
+    return await deps.sequelize.transaction(async (tx) => {
+      await assertValid(deps, tx, input);
+      const now = new Date();
+      const definition: WorkflowDefinition = { ...input, uid: randomUUID(), revision: 1, createTime: now, updateTime: now };
+      if (requestId) await deps.idempotency.save(tx, CREATE_OPERATION, requestId, definition.uid);
+      await deps.workflowDefinitions.insert(tx, definition);
+      await deps.audit.record(tx, {
+        actionType: 'CREATE',
+        entityType: 'WORKFLOW_DEFINITION',
+        entityId: definition.name,
+        details: { workflowDefinition: workflowDefinitionJson(definition) },
+      });
+      return definition;
+    });
+  } catch (err) {
+    if (isRequestIdRace(err)) {
+      const replayed = await replay();
+      if (replayed) return replayed;
+    }
+    if (isDuplicateName(err, 'workflow_definitions')) throw new AlreadyExistsError(RESOURCE, input.name);
+    throw err;
+  }
+}
+
+export async function getWorkflowDefinition(deps: DomainDeps, name: string): Promise<WorkflowDefinition> {
+  const definition = await deps.workflowDefinitions.findByName(name);
+  if (!definition) throw new NotFoundError(RESOURCE, name);
+  return definition;
+}
+
+const FILTER_FIELDS: Record<string, FilterFieldSpec> = {
+  name: { type: 'string', column: 'name', ops: ['='] },
+  mcp_definition: { type: 'string', column: 'mcp_definition_name', ops: ['='] },
+  create_time: { type: 'timestamp', column: 'create_time', ops: ['<', '<=', '>', '>='] },
+  update_time: { type: 'timestamp', column: 'update_time', ops: ['<', '<=', '>', '>='] },
+};
+
+export async function listWorkflowDefinitions(
+  deps: DomainDeps,
+  req: { filter: string; pageSize: number; pageToken: string },
+): Promise<{ definitions: WorkflowDefinition[]; nextPageToken: string }> {
+  const limit = resolvePageSize(req.pageSize);
+  const comparisons = parseFilter(req.filter, FILTER_FIELDS);
+  const fingerprint = queryFingerprint({ resource: RESOURCE, filter: req.filter.trim() });
+  const cursor = req.pageToken ? decodePageToken(req.pageToken, fingerprint) : undefined;
+  // "uses this MCP server" goes through the reference index rather than the steps JSON.
+  const { sql, bind } = filterToSql(comparisons.filter((c) => c.field !== 'mcp_definition'), 1);
+  const conditions = sql ? [sql] : [];
+  for (const c of comparisons.filter((c) => c.field === 'mcp_definition')) {
+    conditions.push(`uid IN (SELECT workflow_definition_uid FROM workflow_definition_mcp_refs WHERE mcp_definition_name = $${bind.push(c.value)})`);
+  }
+  const rows = await deps.workflowDefinitions.list({
+    where: conditions.join(' AND '),
+    bind,
+    afterName: typeof cursor?.name === 'string' ? cursor.name : undefined,
+    limit: limit + 1,
+  });
+  const definitions = rows.slice(0, limit);
+  return {
+    definitions,
+    nextPageToken: rows.length > limit ? encodePageToken(fingerprint, { name: definitions[definitions.length - 1]!.name }) : '',
+  };
+}
+
+export async function updateWorkflowDefinition(
+  deps: DomainDeps,
+  req: { patch: WorkflowDefinitionInput; updateMask: readonly string[]; etag: string },
+): Promise<WorkflowDefinition> {
+  const fields = resolveUpdateMask(req.updateMask, WORKFLOW_DEFINITION_MUTABLE_FIELDS) as WorkflowDefinitionMutableField[];
+  return deps.sequelize.transaction(async (tx) => {
+    const current = await deps.workflowDefinitions.findByName(req.patch.name, { tx, lock: 'update' });
+    if (!current) throw new NotFoundError(RESOURCE, req.patch.name);
+    checkEtag(req.etag, workflowDefinitionEtag(current), current.name);
+    const has = (f: WorkflowDefinitionMutableField) => fields.includes(f);
+    const next: WorkflowDefinition = {
+      ...current,
+      description: has('description') ? req.patch.description : current.description,
+      parametersSchema: has('parameters_schema') ? req.patch.parametersSchema : current.parametersSchema,
+      steps: has('steps') ? req.patch.steps : current.steps,
+      runTimeoutMs: has('run_timeout') ? req.patch.runTimeoutMs : current.runTimeoutMs,
+    };
+    // The merged result is validated whole: a new schema can invalidate unchanged templates.
+    await assertValid(deps, tx, next, fields);
+    const before = workflowFieldJson(current);
+    const after = workflowFieldJson(next);
+    const changes: JsonObject = {};
+    for (const f of fields) {
+      if (canonicalJson(before[f]) !== canonicalJson(after[f])) changes[f] = { before: before[f]!, after: after[f]! };
+    }
+    if (Object.keys(changes).length === 0) return current;
+    const updated: WorkflowDefinition = { ...next, revision: current.revision + 1, updateTime: new Date() };
+    await deps.workflowDefinitions.update(tx, updated);
+    await deps.audit.record(tx, { actionType: 'UPDATE', entityType: 'WORKFLOW_DEFINITION', entityId: current.name, details: { changes } });
+    return updated;
+  });
+}
+
+export async function deleteWorkflowDefinition(deps: DomainDeps, req: { name: string; etag: string }): Promise<void> {
+  await deps.sequelize.transaction(async (tx) => {
+    const current = await deps.workflowDefinitions.findByName(req.name, { tx, lock: 'update' });
+    if (!current) throw new NotFoundError(RESOURCE, req.name);
+    checkEtag(req.etag, workflowDefinitionEtag(current), current.name);
+    await deps.workflowDefinitions.delete(tx, current.uid);
+    await deps.audit.record(tx, {
+      actionType: 'DELETE',
+      entityType: 'WORKFLOW_DEFINITION',
+      entityId: current.name,
+      details: { workflowDefinition: workflowDefinitionJson(current) },
+    });
+  });
+}

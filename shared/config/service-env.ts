@@ -1,0 +1,67 @@
+import { z } from 'zod';
+import { envBool, envHttpUrl, envInt, envLogLevel, envPort, envPostgresUrl } from './env-types';
+
+/**
+ * The settings every service process has, under its own prefix (AUDIT_, DOMAIN_) where
+ * they differ per service. README's configuration table lists them.
+ */
+export function serviceEnvShape(prefix: string, defaults: { port: number; serviceName: string }) {
+  return {
+    [`${prefix}_PORT`]: envPort(defaults.port),
+    [`${prefix}_HOST`]: z.string().default('0.0.0.0'),
+    [`${prefix}_DATABASE_URL`]: envPostgresUrl.optional(),
+    DATABASE_URL: envPostgresUrl.optional(),
+    // At least 2: migrations hold an advisory lock on one connection while running on another.
+    [`${prefix}_DB_POOL_MAX`]: envInt(10, 2, 200),
+    [`${prefix}_MIGRATE_ON_START`]: envBool(true),
+    [`${prefix}_MAX_REQUEST_BYTES`]: envInt(4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
+    REFLECTION: envBool(true),
+    SHUTDOWN_GRACE_MS: envInt(10_000, 0, 600_000),
+    HEALTH_CHECK_INTERVAL_MS: envInt(5_000, 100, 600_000),
+    LOG_LEVEL: envLogLevel,
+    OTEL_EXPORTER_OTLP_ENDPOINT: envHttpUrl.optional(),
+    OTEL_SERVICE_NAME: z.string().default(defaults.serviceName),
+  };
+}
+
+export interface ServiceConfig {
+  readonly port: number;
+  readonly host: string;
+  readonly databaseUrl: string;
+  readonly dbPoolMax: number;
+  readonly migrateOnStart: boolean;
+  readonly maxRequestBytes: number;
+  readonly reflection: boolean;
+  readonly shutdownGraceMs: number;
+  readonly healthCheckIntervalMs: number;
+  readonly logLevel: string;
+  readonly otlpEndpoint: string | undefined;
+  readonly serviceName: string;
+}
+
+/** Picks the common settings out of a parsed environment; the database URL must be set one way or the other. */
+export function toServiceConfig(prefix: string, env: Record<string, unknown>): ServiceConfig {
+  const get = <T>(key: string) => env[key] as T;
+  return {
+    port: get(`${prefix}_PORT`),
+    host: get(`${prefix}_HOST`),
+    databaseUrl: (get<string | undefined>(`${prefix}_DATABASE_URL`) ?? get<string>('DATABASE_URL'))!,
+    dbPoolMax: get(`${prefix}_DB_POOL_MAX`),
+    migrateOnStart: get(`${prefix}_MIGRATE_ON_START`),
+    maxRequestBytes: get(`${prefix}_MAX_REQUEST_BYTES`),
+    reflection: get('REFLECTION'),
+    shutdownGraceMs: get('SHUTDOWN_GRACE_MS'),
+    healthCheckIntervalMs: get('HEALTH_CHECK_INTERVAL_MS'),
+    logLevel: get('LOG_LEVEL'),
+    otlpEndpoint: get('OTEL_EXPORTER_OTLP_ENDPOINT'),
+    serviceName: get('OTEL_SERVICE_NAME'),
+  };
+}
+
+/** zod refinement: one of `<PREFIX>_DATABASE_URL` or `DATABASE_URL` is required. */
+export function requireDatabaseUrl(prefix: string): [(c: Record<string, unknown>) => boolean, { message: string; path: string[] }] {
+  return [
+    (c) => Boolean(c[`${prefix}_DATABASE_URL`] ?? c.DATABASE_URL),
+    { message: `set ${prefix}_DATABASE_URL or DATABASE_URL (npm start sets one for you)`, path: [`${prefix}_DATABASE_URL`] },
+  ];
+}
