@@ -1,11 +1,16 @@
-/** Integration tests start real servers and databases: they run in band (see package.json). */
+/**
+ * Unit tests (*.unit.test.ts) are pure; integration tests (*.int.test.ts) start real servers on
+ * real PostgreSQL. The global setup picks the database server once per run: TEST_DATABASE_URL,
+ * else the local one on 127.0.0.1:5432, else an embedded PostgreSQL 15 it starts and stops.
+ */
 const transform = { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }] };
+const common = { testEnvironment: 'node', transform, testPathIgnorePatterns: ['/node_modules/'] };
 module.exports = {
-  testEnvironment: 'node',
-  transform,
   testTimeout: 60_000,
+  globalSetup: '<rootDir>/shared/testing/jest-global-setup.ts',
+  globalTeardown: '<rootDir>/shared/testing/jest-global-teardown.ts',
   projects: [
-    { displayName: 'unit', testEnvironment: 'node', transform, testMatch: ['<rootDir>/**/*.unit.test.ts'], testPathIgnorePatterns: ['/node_modules/'] },
-    { displayName: 'integration', testEnvironment: 'node', transform, testMatch: ['<rootDir>/**/*.int.test.ts'], testPathIgnorePatterns: ['/node_modules/'] },
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/**/*.unit.test.ts'] },
+    { ...common, displayName: 'integration', testMatch: ['<rootDir>/**/*.int.test.ts'] },
   ],
 };
