@@ -48,9 +48,9 @@ export interface WorkflowRun {
 
 export const runName = (uid: string) => `workflowRuns/${uid}`;
 
-const RUN_NAME = /^workflowRuns\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
+const RUN_NAME = /^workflowRuns\/([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$/;
 
 /** The uid in `workflowRuns/{uid}`, or undefined when the name is not of that form. */
 export function parseRunName(name: string): string | undefined {
-  return RUN_NAME.exec(name.toLowerCase())?.[1];
+  return RUN_NAME.exec(name)?.[1]?.toLowerCase();
 }

@@ -1,0 +1,68 @@
+import { createClient, type Client } from '@connectrpc/connect';
+import { Client as PgClient } from 'pg';
+import { AuditService } from '../../shared/gen/mcpbackend/audit/v1/audit_service_pb';
+import { McpDefinitionService } from '../../shared/gen/mcpbackend/mcp/v1/mcp_definition_service_pb';
+import { WorkflowService } from '../../shared/gen/mcpbackend/workflow/v1/workflow_service_pb';
+import { createRpcClientTransport } from '../../shared/rpc/client-transport';
+import { findFreePort } from '../../shared/db/embedded-postgres';
+import { createTestDatabase, type TestDatabase } from '../../shared/testing/test-database';
+import { serviceProcess, type ServiceProcess } from './service-process';
+
+export interface Stack {
+  readonly audit: ServiceProcess;
+  readonly domain: ServiceProcess;
+  readonly auditClient: Client<typeof AuditService>;
+  readonly mcp: Client<typeof McpDefinitionService>;
+  readonly workflows: Client<typeof WorkflowService>;
+  /** SQL on the domain database (outbox, resources) as the superuser. */
+  domainSql<T = Record<string, unknown>>(text: string, bind?: unknown[]): Promise<T[]>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Both services as real processes on real sockets, each with its own throw-away database,
+ * the domain relaying audit entries to the audit service exactly as in production.
+ */
+export async function startStack(env: { audit?: Record<string, string>; domain?: Record<string, string> } = {}): Promise<Stack> {
+  const dbs: TestDatabase[] = [await createTestDatabase('stack_audit'), await createTestDatabase('stack_domain')];
+  const [auditDb, domainDb] = dbs as [TestDatabase, TestDatabase];
+  const auditPort = await findFreePort();
+  const audit = serviceProcess({
+    entry: 'services/audit/src/main.ts',
+    port: auditPort,
+    env: { AUDIT_DATABASE_URL: auditDb.url, AUDIT_PORT: String(auditPort), AUDIT_HOST: '127.0.0.1', HEALTH_CHECK_INTERVAL_MS: '200', ...env.audit },
+  });
+  const domainPort = await findFreePort();
+  const domain = serviceProcess({
+    entry: 'services/domain/src/main.ts',
+    port: domainPort,
+    env: {
+      DOMAIN_DATABASE_URL: domainDb.url,
+      DOMAIN_PORT: String(domainPort),
+      DOMAIN_HOST: '127.0.0.1',
+      AUDIT_URL: audit.url,
+      HEALTH_CHECK_INTERVAL_MS: '200',
+      AUDIT_RELAY_POLL_INTERVAL_MS: '200',
+      AUDIT_RELAY_MAX_BACKOFF_MS: '1000',
+      ...env.domain,
+    },
+  });
+  await Promise.all([audit.start(), domain.start()]);
+  const pg = new PgClient({ connectionString: domainDb.url });
+  await pg.connect();
+  return {
+    audit,
+    domain,
+    auditClient: createClient(AuditService, createRpcClientTransport({ baseUrl: audit.url, protocol: 'grpc' })),
+    mcp: createClient(McpDefinitionService, createRpcClientTransport({ baseUrl: domain.url, protocol: 'grpc' })),
+    workflows: createClient(WorkflowService, createRpcClientTransport({ baseUrl: domain.url, protocol: 'grpc' })),
+    async domainSql<T>(text: string, bind: unknown[] = []) {
+      return (await pg.query(text, bind)).rows as T[];
+    },
+    async stop() {
+      await pg.end();
+      await Promise.all([domain.stop(), audit.stop()]);
+      for (const db of dbs) await db.drop();
+    },
+  };
+}
