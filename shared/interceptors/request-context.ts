@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Interceptor } from '@connectrpc/connect';
 import { trace } from '@opentelemetry/api';
 import { bindStream } from './bind-stream';
+import { parseTraceparent } from '../telemetry/traceparent';
 import { peerAddressKey } from './peer-address-key';
 
 /** The actor recorded when a caller names none. */
@@ -39,11 +40,9 @@ export function currentRequestContext(): RequestContext | undefined {
   return storage.getStore();
 }
 
-const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/;
-
 function traceOf(header: Headers): { traceId: string; spanId: string } {
-  const match = TRACEPARENT.exec(header.get(MetadataKeys.traceparent)?.trim().toLowerCase() ?? '');
-  if (match && !/^0+$/.test(match[1]!) && !/^0+$/.test(match[2]!)) return { traceId: match[1]!, spanId: match[2]! };
+  const parent = parseTraceparent(header.get(MetadataKeys.traceparent));
+  if (parent) return { traceId: parent.traceId, spanId: parent.spanId };
   const active = trace.getActiveSpan()?.spanContext();
   return active && trace.isSpanContextValid(active) ? { traceId: active.traceId, spanId: active.spanId } : { traceId: '', spanId: '' };
 }

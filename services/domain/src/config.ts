@@ -16,14 +16,38 @@ const schema = z
     AUDIT_RELAY_MAX_BACKOFF_MS: envInt(30_000, 1, 3_600_000),
     AUDIT_RELAY_TIMEOUT_MS: envInt(5_000, 100, 120_000),
     AUDIT_BACKLOG_WARN_AFTER_S: envInt(30, 1, 86_400),
+    DOMAIN_ROLE: z.enum(['all', 'api', 'engine'], { message: 'expected all, api or engine' }).default('all'),
+    ENGINE_ID: z.string().optional(),
+    ENGINE_CONCURRENCY: envInt(10, 1, 1000),
+    ENGINE_LEASE_MS: envInt(15_000, 500, 3_600_000),
+    ENGINE_HEARTBEAT_MS: envInt(5_000, 100, 600_000),
+    ENGINE_POLL_INTERVAL_MS: envInt(2_000, 10, 600_000),
+    MCP_CLIENT_IDLE_MS: envInt(60_000, 100, 86_400_000),
+    MCP_CONNECT_TIMEOUT_MS: envInt(10_000, 100, 600_000),
   })
   .refine(...requireDatabaseUrl('DOMAIN'))
   .refine((c) => c.AUDIT_RELAY_MAX_BACKOFF_MS >= c.AUDIT_RELAY_MIN_BACKOFF_MS, {
     message: 'must be at least AUDIT_RELAY_MIN_BACKOFF_MS',
     path: ['AUDIT_RELAY_MAX_BACKOFF_MS'],
+  })
+  // Several heartbeats must fit in a lease, or a busy engine loses runs it is still executing.
+  .refine((c) => c.ENGINE_HEARTBEAT_MS * 2 <= c.ENGINE_LEASE_MS, {
+    message: 'must be at most half of ENGINE_LEASE_MS',
+    path: ['ENGINE_HEARTBEAT_MS'],
   });
 
 export interface DomainConfig extends ServiceConfig {
+  /** all: API and engine in one process; api: the RPCs only; engine: the engine only (health and metrics kept). */
+  readonly role: 'all' | 'api' | 'engine';
+  readonly engine: {
+    readonly id: string | undefined;
+    readonly concurrency: number;
+    readonly leaseMs: number;
+    readonly heartbeatMs: number;
+    readonly pollIntervalMs: number;
+    readonly mcpClientIdleMs: number;
+    readonly mcpConnectTimeoutMs: number;
+  };
   readonly audit: {
     readonly url: string;
     readonly enabled: boolean;
@@ -41,6 +65,16 @@ export function loadDomainConfig(env: NodeJS.ProcessEnv = process.env): DomainCo
   const c = loadConfig(schema, env);
   return {
     ...toServiceConfig('DOMAIN', c),
+    role: c.DOMAIN_ROLE,
+    engine: {
+      id: c.ENGINE_ID,
+      concurrency: c.ENGINE_CONCURRENCY,
+      leaseMs: c.ENGINE_LEASE_MS,
+      heartbeatMs: c.ENGINE_HEARTBEAT_MS,
+      pollIntervalMs: c.ENGINE_POLL_INTERVAL_MS,
+      mcpClientIdleMs: c.MCP_CLIENT_IDLE_MS,
+      mcpConnectTimeoutMs: c.MCP_CONNECT_TIMEOUT_MS,
+    },
     audit: {
       url: c.AUDIT_URL,
       enabled: c.AUDIT_ENABLED,

@@ -1,5 +1,6 @@
 import { trace } from '@opentelemetry/api';
 import { currentRequestContext, SYSTEM_ACTOR } from '../../../../shared/interceptors/request-context';
+import { formatTraceparent } from '../../../../shared/telemetry/traceparent';
 import type { AuditOrigin } from './audit-event';
 
 /**
@@ -16,7 +17,7 @@ export function currentAuditOrigin(): AuditOrigin {
       : [ctx?.traceId ?? '', ctx?.spanId ?? '', 1];
   return {
     actorId: ctx?.actorId ?? SYSTEM_ACTOR,
-    traceparent: traceId && spanId ? `00-${traceId}-${spanId}-${flags.toString(16).padStart(2, '0')}` : '',
+    traceparent: traceId && spanId ? formatTraceparent({ traceId, spanId, flags }) : '',
     tracestate: ctx?.traceState ?? '',
     clientIp: ctx?.clientIp ?? '',
     userAgent: ctx?.userAgent ?? '',

@@ -1,11 +1,12 @@
 import type { Transaction } from 'sequelize';
-import type { AuditEvent } from './audit-event';
+import type { AuditEvent, AuditOrigin } from './audit-event';
 import { currentAuditOrigin } from './audit-origin';
 import type { OutboxRepository } from './outbox-repository';
 
 /** How use cases record audit events: inside their own transaction, never over the network. */
 export interface AuditRecorder {
-  record(tx: Transaction, event: AuditEvent): Promise<void>;
+  /** `origin` defaults to the current request's; background work (the engine) passes its own. */
+  record(tx: Transaction, event: AuditEvent, origin?: AuditOrigin): Promise<void>;
 }
 
 /**
@@ -15,9 +16,9 @@ export interface AuditRecorder {
  */
 export function createAuditRecorder(opts: { outbox: OutboxRepository; enabled: boolean; onCommitted: () => void }): AuditRecorder {
   return {
-    async record(tx, event) {
+    async record(tx, event, origin = currentAuditOrigin()) {
       if (!opts.enabled) return;
-      await opts.outbox.insert(tx, event, currentAuditOrigin());
+      await opts.outbox.insert(tx, event, origin);
       tx.afterCommit(opts.onCommitted);
     },
   };

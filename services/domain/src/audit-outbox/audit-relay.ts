@@ -1,5 +1,6 @@
 import type { Sequelize } from 'sequelize';
 import type { Logger } from '../../../../shared/logging/logger';
+import { backoffMs } from '../../../../shared/runtime/backoff';
 import type { OutboxEntry } from './audit-event';
 import { isUnreachable, type AuditSink } from './audit-sink';
 import type { OutboxRepository } from './outbox-repository';
@@ -24,12 +25,6 @@ export interface AuditRelay {
   kick(): void;
   /** Stops after the cycle in flight; entries not yet delivered stay in the outbox. */
   stop(): Promise<void>;
-}
-
-/** Exponential backoff with full jitter in [0.5, 1] of the step, capped. */
-export function backoffMs(attempt: number, minMs: number, maxMs: number): number {
-  const step = Math.min(maxMs, minMs * 2 ** Math.max(0, attempt - 1));
-  return step * (0.5 + Math.random() * 0.5);
 }
 
 /**
@@ -94,11 +89,11 @@ export function startAuditRelay(opts: AuditRelayOptions): AuditRelay {
       await opts.outbox.deleteDelivered(tx, delivered);
       for (const [entry, err] of failed) {
         const message = err instanceof Error ? err.message : String(err);
-        await opts.outbox.markFailed(tx, entry.id, message, backoffMs(entry.attempts + 1, opts.minBackoffMs, opts.maxBackoffMs));
+        await opts.outbox.markFailed(tx, entry.id, message, backoffMs({ attempt: entry.attempts + 1, initialMs: opts.minBackoffMs, multiplier: 2, maxMs: opts.maxBackoffMs }));
       }
       if (!reachable) {
         consecutiveOutages += 1;
-        const pause = backoffMs(consecutiveOutages, opts.minBackoffMs, opts.maxBackoffMs);
+        const pause = backoffMs({ attempt: consecutiveOutages, initialMs: opts.minBackoffMs, multiplier: 2, maxMs: opts.maxBackoffMs });
         pauseUntil = Date.now() + pause;
         opts.logger.warn(
           { err: failed[failed.length - 1]?.[1], pause_ms: Math.round(pause), delivered: delivered.length },

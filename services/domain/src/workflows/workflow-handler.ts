@@ -11,6 +11,7 @@ import {
   ListWorkflowRunsResponseSchema,
   StartWorkflowRunResponseSchema,
   UpdateWorkflowDefinitionResponseSchema,
+  WatchWorkflowRunResponseSchema,
   WorkflowService,
 } from '../../../../shared/gen/mcpbackend/workflow/v1/workflow_service_pb';
 import type { DomainDeps } from '../domain-deps';
@@ -22,7 +23,7 @@ import {
   updateWorkflowDefinition,
 } from './workflow-definition-use-cases';
 import { fromWorkflowDefinitionMessage, toWorkflowDefinitionMessage, toWorkflowRunMessage } from './workflow-mapper';
-import { cancelWorkflowRun, getWorkflowRun, listWorkflowRuns, startWorkflowRun } from './workflow-run-use-cases';
+import { cancelWorkflowRun, getWorkflowRun, listWorkflowRuns, startWorkflowRun, watchWorkflowRun } from './workflow-run-use-cases';
 
 /** Proto in, proto out; the use cases tell the story. */
 export function createWorkflowHandler(deps: DomainDeps): ServiceImpl<typeof WorkflowService> {
@@ -78,6 +79,11 @@ export function createWorkflowHandler(deps: DomainDeps): ServiceImpl<typeof Work
     async cancelWorkflowRun(req) {
       const run = await cancelWorkflowRun(deps, { name: req.name, reason: req.reason });
       return create(CancelWorkflowRunResponseSchema, { workflowRun: toWorkflowRunMessage(run) });
+    },
+    async *watchWorkflowRun(req, ctx) {
+      for await (const run of watchWorkflowRun(deps, req.name, ctx.signal)) {
+        yield create(WatchWorkflowRunResponseSchema, { workflowRun: toWorkflowRunMessage(run) });
+      }
     },
   };
 }

@@ -66,6 +66,13 @@ const toRun = (r: RunRow, steps: readonly StepRow[]): WorkflowRun => ({
   steps: steps.map(toStep),
 });
 
+/**
+ * PostgreSQL notification channels (payload: the run uid), delivered when the transaction
+ * commits: `pending` wakes engines at once, `changed` wakes watchers and the engine that owns
+ * the run (e.g. to stop a cancelled run).
+ */
+export const RUN_CHANNELS = { pending: 'workflow_run_pending', changed: 'workflow_run_changed' } as const;
+
 export interface RunListQuery {
   readonly where: string;
   readonly bind: readonly unknown[];
@@ -77,6 +84,7 @@ export interface RunListQuery {
 export function createWorkflowRunRepository(sequelize: Sequelize) {
   const q = <T extends object>(sql: string, bind: readonly unknown[], tx?: Transaction) =>
     sequelize.query<T>(sql, { bind: bind as unknown[], type: QueryTypes.SELECT, transaction: tx });
+  const notify = (tx: Transaction, channel: string, uid: string) => q('SELECT pg_notify($1, $2)', [channel, uid], tx);
 
   async function withSteps(rows: RunRow[], tx?: Transaction): Promise<WorkflowRun[]> {
     if (rows.length === 0) return [];
@@ -105,6 +113,7 @@ export function createWorkflowRunRepository(sequelize: Sequelize) {
          SELECT $1, step_id, position, 'PENDING' FROM unnest($2::text[]) WITH ORDINALITY AS s(step_id, position)`,
         { bind: [run.uid, run.steps.map((s) => s.stepId)], transaction: tx },
       );
+      await notify(tx, RUN_CHANNELS.pending, run.uid);
     },
 
     /** `lock: 'update'` holds the run row for the rest of `tx` (status changes are serialised on it). */
@@ -150,10 +159,13 @@ export function createWorkflowRunRepository(sequelize: Sequelize) {
         [uid, from, next, fields.error ?? null, fields.failedStep ?? null, fields.startTime ?? null, fields.endTime ?? null],
         tx,
       );
+      if (rows[0]) await notify(tx, RUN_CHANNELS.changed, uid);
       return rows[0]?.previous;
     },
 
     /** Marks every step that has not finished as CANCELLED. */
+    notifyChanged: (tx: Transaction, uid: string) => notify(tx, RUN_CHANNELS.changed, uid),
+
     async cancelOpenSteps(tx: Transaction, uid: string): Promise<void> {
       await sequelize.query(
         `UPDATE workflow_step_runs SET status = 'CANCELLED', end_time = COALESCE(end_time, clock_timestamp())

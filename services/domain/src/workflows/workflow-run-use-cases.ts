@@ -171,3 +171,48 @@ export async function cancelWorkflowRun(deps: DomainDeps, req: { name: string; r
     return (await deps.workflowRuns.findByUid(uid, { tx }))!;
   });
 }
+
+/** How often a watch re-reads the run even without a notification (a safety net, not the mechanism). */
+const WATCH_POLL_MS = 2_000;
+
+/**
+ * The run now, then again after every change of its status or steps, until it ends or the
+ * caller goes away. Notifications wake it; a slow poll covers any that were missed.
+ */
+export async function* watchWorkflowRun(deps: DomainDeps, name: string, signal: AbortSignal): AsyncGenerator<WorkflowRun> {
+  const uid = parseName(name);
+  let wake: (() => void) | undefined;
+  let changed = true;
+  const unsubscribe = deps.runEvents.subscribe(uid, () => {
+    changed = true;
+    wake?.();
+  });
+  try {
+    let last = '';
+    while (!signal.aborted) {
+      changed = false;
+      const run = await deps.workflowRuns.findByUid(uid);
+      if (!run) throw new NotFoundError(RESOURCE, name);
+      const fingerprint = JSON.stringify([run.status, run.revision, run.steps.map((s) => [s.status, s.attempt, s.error])]);
+      if (fingerprint !== last) {
+        last = fingerprint;
+        yield run;
+      }
+      if (!ACTIVE_RUN_STATUSES.includes(run.status)) return;
+      if (changed) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, WATCH_POLL_MS);
+        function done() {
+          clearTimeout(timer);
+          signal.removeEventListener('abort', done);
+          wake = undefined;
+          resolve();
+        }
+        wake = done;
+        signal.addEventListener('abort', done, { once: true });
+      });
+    }
+  } finally {
+    unsubscribe();
+  }
+}

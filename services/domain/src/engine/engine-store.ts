@@ -1,0 +1,114 @@
+import type { JsonValue } from '@bufbuild/protobuf';
+import { QueryTypes, type Sequelize, type Transaction } from 'sequelize';
+import type { RunStatus } from '../workflows/workflow-run';
+
+/** A run this engine now owns, and the status it had before the claim. */
+export interface ClaimedRun {
+  readonly uid: string;
+  readonly previousStatus: RunStatus;
+}
+
+/** The engine's SQL: claims under leases, lease renewal, and compare-and-set step transitions. */
+export function createEngineStore(sequelize: Sequelize) {
+  const q = <T extends object>(sql: string, bind: readonly unknown[], tx?: Transaction) =>
+    sequelize.query<T>(sql, { bind: bind as unknown[], type: QueryTypes.SELECT, transaction: tx });
+
+  return {
+    /**
+     * Takes up to `limit` runs: PENDING ones, and RUNNING ones whose owner's lease lapsed
+     * (its engine died). SKIP LOCKED lets engines claim side by side without waiting.
+     */
+    async claimRuns(tx: Transaction, engineId: string, limit: number, leaseMs: number): Promise<ClaimedRun[]> {
+      return q<ClaimedRun>(
+        `WITH c AS (
+           SELECT uid, status FROM workflow_runs
+           WHERE status = 'PENDING' OR (status = 'RUNNING' AND lease_expires_at < clock_timestamp())
+           ORDER BY create_time LIMIT $1 FOR UPDATE SKIP LOCKED
+         )
+         UPDATE workflow_runs r SET status = 'RUNNING', lease_owner = $2,
+           lease_expires_at = clock_timestamp() + $3 * interval '1 millisecond',
+           start_time = COALESCE(r.start_time, clock_timestamp()), revision = r.revision + 1, update_time = clock_timestamp()
+         FROM c WHERE r.uid = c.uid
+         RETURNING r.uid AS uid, c.status AS "previousStatus"`,
+        [limit, engineId, leaseMs],
+        tx,
+      );
+    },
+
+    /** Extends the leases this engine still holds on RUNNING runs; returns the uids it still owns. */
+    async renewLeases(engineId: string, uids: readonly string[], leaseMs: number): Promise<Set<string>> {
+      if (uids.length === 0) return new Set();
+      const rows = await q<{ uid: string }>(
+        `UPDATE workflow_runs SET lease_expires_at = clock_timestamp() + $3 * interval '1 millisecond'
+         WHERE uid = ANY($1::uuid[]) AND lease_owner = $2 AND status = 'RUNNING' RETURNING uid`,
+        [uids, engineId, leaseMs],
+      );
+      return new Set(rows.map((r) => r.uid));
+    },
+
+    /** Gives a run back at shutdown so another engine takes it over at once, not after the lease. */
+    async releaseLease(engineId: string, uid: string): Promise<void> {
+      await q('UPDATE workflow_runs SET lease_expires_at = clock_timestamp() WHERE uid = $1 AND lease_owner = $2 RETURNING uid', [uid, engineId]);
+    },
+
+    /** Steps left RUNNING by an engine that died: their attempt never finished. */
+    async interruptedSteps(tx: Transaction, uid: string): Promise<Array<{ stepId: string; attempt: number }>> {
+      return q<{ stepId: string; attempt: number }>(
+        `UPDATE workflow_step_runs SET status = 'PENDING', next_attempt_at = NULL
+         WHERE run_uid = $1 AND status = 'RUNNING' RETURNING step_id AS "stepId", attempt`,
+        [uid],
+        tx,
+      );
+    },
+
+    /**
+     * Starts attempt `attempt` of a step only if it is still PENDING at `attempt - 1`: two
+     * engines can never both start the same attempt, even if their leases overlapped.
+     */
+    async startAttempt(tx: Transaction, uid: string, stepId: string, attempt: number): Promise<boolean> {
+      const rows = await q(
+        `UPDATE workflow_step_runs SET status = 'RUNNING', attempt = $3, start_time = clock_timestamp(), end_time = NULL,
+           error = '', next_attempt_at = NULL
+         WHERE run_uid = $1 AND step_id = $2 AND status = 'PENDING' AND attempt = $3 - 1 RETURNING step_id`,
+        [uid, stepId, attempt],
+        tx,
+      );
+      return rows.length === 1;
+    },
+
+    /** Ends the RUNNING attempt; a no-op when the step was meanwhile cancelled. */
+    async finishAttempt(
+      tx: Transaction,
+      uid: string,
+      stepId: string,
+      outcome:
+        | { status: 'SUCCEEDED'; output: JsonValue }
+        | { status: 'FAILED'; error: string }
+        | { status: 'PENDING'; error: string; retryAt: Date },
+    ): Promise<boolean> {
+      const rows = await q(
+        `UPDATE workflow_step_runs SET status = $3, output = $4::jsonb, error = $5, next_attempt_at = $6,
+           end_time = CASE WHEN $3 = 'PENDING' THEN end_time ELSE clock_timestamp() END
+         WHERE run_uid = $1 AND step_id = $2 AND status = 'RUNNING' RETURNING step_id`,
+        [
+          uid,
+          stepId,
+          outcome.status,
+          outcome.status === 'SUCCEEDED' ? JSON.stringify(outcome.output) : null,
+          outcome.status === 'SUCCEEDED' ? '' : outcome.error,
+          outcome.status === 'PENDING' ? outcome.retryAt : null,
+        ],
+        tx,
+      );
+      return rows.length === 1;
+    },
+
+    /** The run's status right now (e.g. to tell a cancellation from a lost lease). */
+    async status(uid: string): Promise<RunStatus | undefined> {
+      const rows = await q<{ status: RunStatus }>('SELECT status FROM workflow_runs WHERE uid = $1', [uid]);
+      return rows[0]?.status;
+    },
+  };
+}
+
+export type EngineStore = ReturnType<typeof createEngineStore>;

@@ -1,0 +1,280 @@
+import type { JsonValue } from '@bufbuild/protobuf';
+import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
+import type { Sequelize, Transaction } from 'sequelize';
+import type { Logger } from '../../../../shared/logging/logger';
+import { backoffMs } from '../../../../shared/runtime/backoff';
+import { formatTraceparent, parseTraceparent } from '../../../../shared/telemetry/traceparent';
+import type { AuditOrigin } from '../audit-outbox/audit-event';
+import type { AuditRecorder } from '../audit-outbox/audit-recorder';
+import { SYSTEM_ACTOR } from '../../../../shared/interceptors/request-context';
+import type { McpDefinitionRepository } from '../mcp-definitions/mcp-definition-repository';
+import { renderTemplate, TemplateRenderError } from '../workflows/template';
+import type { WorkflowStep } from '../workflows/workflow-definition';
+import { runName, type RunStatus, type StepRun, type WorkflowRun } from '../workflows/workflow-run';
+import type { WorkflowRunRepository } from '../workflows/workflow-run-repository';
+import type { EngineStore } from './engine-store';
+import { ToolCallError, type McpClientPool } from './mcp-client-pool';
+
+/** Why an engine stops driving a run before it ends. */
+export type StopReason = 'cancelled' | 'lease_lost' | 'shutdown' | 'deadline' | 'run_failed';
+
+export interface ExecutorDeps {
+  readonly sequelize: Sequelize;
+  readonly store: EngineStore;
+  readonly runs: WorkflowRunRepository;
+  readonly mcpDefinitions: McpDefinitionRepository;
+  readonly audit: AuditRecorder;
+  readonly pool: Pick<McpClientPool, 'callTool'>;
+  readonly logger: Logger;
+}
+
+type AttemptOutcome =
+  | { kind: 'succeeded'; output: JsonValue }
+  | { kind: 'failed'; error: string; retryable: boolean }
+  | { kind: 'stopped' };
+
+const tracer = trace.getTracer('mcp-domain-engine');
+
+/** The run's trace, from the traceparent of the request that started it (no SDK needed). */
+function runContext(run: WorkflowRun) {
+  const parent = parseTraceparent(run.traceparent);
+  return parent
+    ? trace.setSpanContext(ROOT_CONTEXT, { traceId: parent.traceId, spanId: parent.spanId, traceFlags: parent.flags, isRemote: true })
+    : ROOT_CONTEXT;
+}
+
+/** Engine actions are the system's, in the trace of the request that started the run. */
+function originOf(span: Span): AuditOrigin {
+  const sc = span.spanContext();
+  return {
+    actorId: SYSTEM_ACTOR,
+    traceparent: trace.isSpanContextValid(sc) ? formatTraceparent({ traceId: sc.traceId, spanId: sc.spanId, flags: sc.traceFlags }) : '',
+    tracestate: '',
+    clientIp: '',
+    userAgent: '',
+  };
+}
+
+/**
+ * Drives one claimed run to its end: steps start as soon as their dependencies succeeded
+ * (independent steps in parallel), arguments are rendered from parameters and earlier
+ * outputs, failed attempts are retried per the step's policy, and the first step that fails
+ * for good fails the run. Returns early, leaving the run to whoever owns it next, when
+ * `signal` aborts (reason: a StopReason).
+ */
+export async function executeRun(deps: ExecutorDeps, run: WorkflowRun, signal: AbortSignal): Promise<void> {
+  const runSpan = tracer.startSpan(
+    'workflow.run',
+    { kind: SpanKind.INTERNAL, attributes: { 'workflow.run': runName(run.uid), 'workflow.definition': run.workflowDefinition } },
+    runContext(run),
+  );
+  const runCtx = trace.setSpan(runContext(run), runSpan);
+  const uid = run.uid;
+  const steps = new Map<string, WorkflowStep>(run.definition.steps.map((s) => [s.id, s]));
+  const state = new Map<string, StepRun & { retryAt?: number }>(run.steps.map((s) => [s.stepId, { ...s }]));
+  const outputs: Record<string, { output: JsonValue }> = {};
+  for (const s of run.steps) if (s.status === 'SUCCEEDED') outputs[s.stepId] = { output: s.output ?? null };
+
+  // One controller for the run: the engine's stop signal and the run deadline both abort it.
+  const abort = new AbortController();
+  const onStop = () => abort.abort(signal.reason);
+  signal.addEventListener('abort', onStop, { once: true });
+  const deadlineAt = (run.startTime ?? new Date()).getTime() + run.definition.runTimeoutMs;
+  const deadline = setTimeout(() => abort.abort('deadline' satisfies StopReason), Math.max(0, deadlineAt - Date.now()));
+
+  const tx = <T>(fn: (t: Transaction) => Promise<T>) => deps.sequelize.transaction(fn);
+
+  async function endRun(status: Extract<RunStatus, 'SUCCEEDED' | 'FAILED'>, failure?: { step?: string; error: string }) {
+    await tx(async (t) => {
+      const previous = await deps.runs.transition(t, uid, ['RUNNING'], status, {
+        error: failure ? (failure.step ? `step "${failure.step}" failed: ${failure.error}` : failure.error) : undefined,
+        failedStep: failure?.step,
+        endTime: new Date(),
+      });
+      // Someone else ended it first (a cancel, or another engine): their status stands.
+      if (!previous) return;
+      if (status === 'FAILED') await deps.runs.cancelOpenSteps(t, uid);
+      await deps.audit.record(
+        t,
+        {
+          actionType: 'UPDATE',
+          entityType: 'WORKFLOW_RUN',
+          entityId: runName(uid),
+          details: { status, previousStatus: previous, ...(failure?.step ? { step: failure.step } : {}), ...(failure ? { error: failure.error } : {}) },
+        },
+        originOf(runSpan),
+      );
+    });
+    if (status === 'FAILED') runSpan.setStatus({ code: SpanStatusCode.ERROR, message: failure?.error });
+  }
+
+  async function callStep(step: WorkflowStep, attempt: number, stepSpan: Span): Promise<AttemptOutcome> {
+    try {
+      const args = renderTemplate(step.arguments, { params: run.parameters, steps: outputs }, `steps.${step.id}.arguments`);
+      const mcp = await deps.mcpDefinitions.findByName(step.mcpDefinition);
+      if (!mcp) return { kind: 'failed', error: `MCP definition "${step.mcpDefinition}" does not exist`, retryable: false };
+      const result = await context.with(trace.setSpan(runCtx, stepSpan), () =>
+        deps.pool.callTool({ key: `${mcp.uid}:${mcp.revision}`, name: mcp.name, transport: mcp.transport }, step.tool, args, {
+          signal: abort.signal,
+          timeoutMs: step.timeoutMs,
+          // At-least-once: a retried or re-run attempt carries the same key, so the tool can deduplicate.
+          meta: { idempotencyKey: `${uid}:${step.id}`, attempt },
+        }),
+      );
+      if (result.isError) return { kind: 'failed', error: result.errorText || `tool "${step.tool}" reported an error`, retryable: true };
+      return { kind: 'succeeded', output: result.output };
+    } catch (err) {
+      if (abort.signal.aborted && abort.signal.reason !== 'deadline') return { kind: 'stopped' };
+      if (abort.signal.aborted) return { kind: 'failed', error: 'the run deadline passed during the attempt', retryable: false };
+      if (err instanceof TemplateRenderError) return { kind: 'failed', error: err.message, retryable: false };
+      if (err instanceof ToolCallError) {
+        const error = err.kind === 'timeout' ? `tool "${step.tool}" timed out after ${step.timeoutMs} ms` : err.message;
+        return { kind: 'failed', error, retryable: err.kind !== 'unknown_tool' };
+      }
+      return { kind: 'failed', error: err instanceof Error ? err.message : String(err), retryable: true };
+    }
+  }
+
+  /** One attempt of one step: start (compare-and-set), call, record outcome and audit entry. */
+  async function runAttempt(stepId: string): Promise<void> {
+    const step = steps.get(stepId)!;
+    const s = state.get(stepId)!;
+    const attempt = s.attempt + 1;
+    const started = await tx(async (t) => {
+      const ok = await deps.store.startAttempt(t, uid, stepId, attempt);
+      if (ok) await deps.runs.notifyChanged(t, uid);
+      return ok;
+    });
+    if (!started) {
+      // The row moved under us: cancelled, or another engine owns the run now.
+      abort.abort((await deps.store.status(uid)) === 'CANCELLED' ? 'cancelled' : 'lease_lost');
+      return;
+    }
+    state.set(stepId, { ...s, status: 'RUNNING', attempt });
+    const stepSpan = tracer.startSpan(
+      `workflow.step ${stepId}`,
+      { attributes: { 'workflow.step': stepId, 'mcp.tool': step.tool, 'mcp.server': step.mcpDefinition, 'workflow.attempt': attempt } },
+      runCtx,
+    );
+    const t0 = Date.now();
+    const outcome = await callStep(step, attempt, stepSpan);
+    const durationMs = Date.now() - t0;
+    if (outcome.kind === 'stopped') {
+      stepSpan.end();
+      // Cancelled, or a sibling failed the run: the attempt was aborted and the run's end closes
+      // the step. Lease lost or shutdown: the next owner finds it RUNNING, records it as
+      // interrupted and runs it again.
+      if (abort.signal.reason === 'cancelled' || abort.signal.reason === 'run_failed') {
+        await recordAttempt(step, attempt, 'CANCELLED', durationMs, stepSpan);
+      }
+      return;
+    }
+    const retry = outcome.kind === 'failed' && outcome.retryable && attempt < step.retryPolicy.maxAttempts;
+    const retryInMs = retry
+      ? backoffMs({
+          attempt,
+          initialMs: step.retryPolicy.initialBackoffMs,
+          multiplier: step.retryPolicy.backoffMultiplier,
+          maxMs: step.retryPolicy.maxBackoffMs,
+        })
+      : 0;
+    await tx(async (t) => {
+      const finished = await deps.store.finishAttempt(
+        t,
+        uid,
+        stepId,
+        outcome.kind === 'succeeded'
+          ? { status: 'SUCCEEDED', output: outcome.output }
+          : retry
+            ? { status: 'PENDING', error: outcome.error, retryAt: new Date(Date.now() + retryInMs) }
+            : { status: 'FAILED', error: outcome.error },
+      );
+      if (!finished) return;
+      await deps.runs.notifyChanged(t, uid);
+      await recordAttempt(step, attempt, outcome.kind === 'succeeded' ? 'SUCCEEDED' : 'FAILED', durationMs, stepSpan, t, {
+        ...(outcome.kind === 'failed' ? { error: outcome.error, willRetry: retry } : {}),
+        ...(retry ? { retryInMs: Math.round(retryInMs) } : {}),
+      });
+    });
+    if (outcome.kind === 'succeeded') {
+      outputs[stepId] = { output: outcome.output };
+      state.set(stepId, { ...state.get(stepId)!, status: 'SUCCEEDED', output: outcome.output });
+    } else {
+      stepSpan.setStatus({ code: SpanStatusCode.ERROR, message: outcome.error });
+      state.set(stepId, { ...state.get(stepId)!, status: retry ? 'PENDING' : 'FAILED', error: outcome.error, retryAt: Date.now() + retryInMs });
+    }
+    stepSpan.end();
+  }
+
+  async function recordAttempt(
+    step: WorkflowStep,
+    attempt: number,
+    outcome: 'SUCCEEDED' | 'FAILED' | 'CANCELLED',
+    durationMs: number,
+    span: Span,
+    t?: Transaction,
+    extra: Record<string, string | number | boolean> = {},
+  ) {
+    const write = (tr: Transaction) =>
+      deps.audit.record(
+        tr,
+        {
+          actionType: 'EXECUTE',
+          entityType: 'WORKFLOW_RUN',
+          entityId: runName(uid),
+          details: { step: step.id, tool: step.tool, mcpDefinition: step.mcpDefinition, attempt, outcome, durationMs, ...extra },
+        },
+        originOf(span),
+      );
+    await (t ? write(t) : tx(write));
+  }
+
+  const inFlight = new Map<string, Promise<void>>();
+  try {
+    for (;;) {
+      if (abort.signal.aborted) break;
+      const failed = [...state.values()].find((s) => s.status === 'FAILED');
+      if (failed) {
+        abort.abort('run_failed' satisfies StopReason); // stops siblings; the run's end is recorded below
+        await Promise.allSettled(inFlight.values());
+        await endRun('FAILED', { step: failed.stepId, error: failed.error });
+        return;
+      }
+      if ([...state.values()].every((s) => s.status === 'SUCCEEDED')) {
+        await endRun('SUCCEEDED');
+        return;
+      }
+      const now = Date.now();
+      const ready = (s: StepRun & { retryAt?: number }) =>
+        s.status === 'PENDING' && !inFlight.has(s.stepId) && steps.get(s.stepId)!.dependsOn.every((d) => state.get(d)?.status === 'SUCCEEDED');
+      for (const s of state.values()) {
+        if (ready(s) && (s.retryAt ?? 0) <= now) {
+          inFlight.set(s.stepId, runAttempt(s.stepId).finally(() => inFlight.delete(s.stepId)));
+        }
+      }
+      const nextRetry = Math.min(...[...state.values()].filter(ready).map((s) => s.retryAt ?? now));
+      if (inFlight.size === 0 && !Number.isFinite(nextRetry)) {
+        await endRun('FAILED', { error: 'no step can run: the remaining steps depend on steps that did not succeed' });
+        return;
+      }
+      await new Promise<void>((resolve) => {
+        const timer = Number.isFinite(nextRetry) ? setTimeout(resolve, Math.max(0, nextRetry - Date.now())) : undefined;
+        const done = () => {
+          clearTimeout(timer);
+          abort.signal.removeEventListener('abort', done);
+          resolve();
+        };
+        abort.signal.addEventListener('abort', done, { once: true });
+        for (const p of inFlight.values()) void p.then(done, done);
+      });
+    }
+    await Promise.allSettled(inFlight.values());
+    if (abort.signal.reason === 'deadline') {
+      await endRun('FAILED', { error: `the run deadline of ${run.definition.runTimeoutMs / 1000} s passed` });
+    }
+  } finally {
+    clearTimeout(deadline);
+    signal.removeEventListener('abort', onStop);
+    runSpan.end();
+  }
+}

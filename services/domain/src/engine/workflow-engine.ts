@@ -1,0 +1,166 @@
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
+import type { PgListener } from '../../../../shared/db/pg-listener';
+import { SYSTEM_ACTOR } from '../../../../shared/interceptors/request-context';
+import { parseTraceparent } from '../../../../shared/telemetry/traceparent';
+import { runName } from '../workflows/workflow-run';
+import { RUN_CHANNELS } from '../workflows/workflow-run-repository';
+import { executeRun, type ExecutorDeps, type StopReason } from './run-executor';
+
+export interface EngineOptions {
+  /** Unique per engine process; recorded as the lease owner. */
+  readonly engineId: string;
+  /** Runs executed at once by this engine. */
+  readonly concurrency: number;
+  /** How long a claim lasts without a heartbeat; another engine takes over after it lapses. */
+  readonly leaseMs: number;
+  readonly heartbeatMs: number;
+  /** Fallback for missed notifications and lapsed leases of other engines. */
+  readonly pollIntervalMs: number;
+}
+
+export const defaultEngineId = () => `${os.hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+
+/**
+ * Claims runs (PENDING, or RUNNING with a lapsed lease) and executes them, up to
+ * `concurrency` at a time. A notification on `workflow_run_pending` wakes it at once; a
+ * notification on `workflow_run_changed` for a run it executes makes it check for a cancel.
+ * Leases are renewed by a heartbeat; a run whose lease cannot be renewed is dropped at once
+ * (another engine may already own it).
+ */
+export function startWorkflowEngine(deps: ExecutorDeps & { listener: PgListener }, opts: EngineOptions) {
+  const { store, logger } = deps;
+  const active = new Map<string, { controller: AbortController; done: Promise<void> }>();
+  let stopped = false;
+  let wake: (() => void) | undefined;
+  let woken = false;
+  const poke = () => {
+    woken = true;
+    wake?.();
+  };
+
+  const stopRun = (uid: string, reason: StopReason) => active.get(uid)?.controller.abort(reason);
+
+  async function checkCancelled(uid: string) {
+    if (active.has(uid) && (await store.status(uid)) === 'CANCELLED') stopRun(uid, 'cancelled');
+  }
+
+  /** Claims what fits in the free slots, recording PENDING → RUNNING and interrupted attempts. */
+  async function claim(): Promise<number> {
+    const free = opts.concurrency - active.size;
+    if (free <= 0) return 0;
+    const claimed = await deps.sequelize.transaction(async (tx) => {
+      const runs = await store.claimRuns(tx, opts.engineId, free, opts.leaseMs);
+      for (const c of runs) {
+        const run = (await deps.runs.findByUid(c.uid, { tx }))!;
+        const origin = {
+          actorId: SYSTEM_ACTOR,
+          traceparent: parseTraceparent(run.traceparent) ? run.traceparent : '',
+          tracestate: '',
+          clientIp: '',
+          userAgent: '',
+        };
+        const entity = { entityType: 'WORKFLOW_RUN' as const, entityId: runName(c.uid) };
+        if (c.previousStatus === 'PENDING') {
+          await deps.runs.notifyChanged(tx, c.uid);
+          await deps.audit.record(tx, { actionType: 'UPDATE', ...entity, details: { status: 'RUNNING', previousStatus: 'PENDING' } }, origin);
+        } else {
+          // A takeover: attempts the dead engine left RUNNING never finished and will run again.
+          for (const s of await store.interruptedSteps(tx, c.uid)) {
+            const step = run.definition.steps.find((d) => d.id === s.stepId);
+            await deps.audit.record(
+              tx,
+              {
+                actionType: 'EXECUTE',
+                ...entity,
+                details: { step: s.stepId, tool: step?.tool ?? '', attempt: s.attempt, outcome: 'INTERRUPTED', error: 'the engine running this attempt stopped; it will run again' },
+              },
+              origin,
+            );
+          }
+          logger.info({ run: runName(c.uid) }, 'took over a run whose lease lapsed');
+        }
+      }
+      return runs;
+    });
+    for (const c of claimed) {
+      const controller = new AbortController();
+      const done = (async () => {
+        try {
+          const run = await deps.runs.findByUid(c.uid);
+          if (run) await executeRun(deps, run, controller.signal);
+        } catch (err) {
+          // The database went away mid-run: the lease lapses and the run is picked up again.
+          logger.error({ err, run: runName(c.uid) }, 'run execution interrupted');
+        } finally {
+          active.delete(c.uid);
+          poke();
+        }
+      })();
+      active.set(c.uid, { controller, done });
+    }
+    return claimed.length;
+  }
+
+  const heartbeat = setInterval(async () => {
+    const uids = [...active.keys()];
+    try {
+      const owned = await store.renewLeases(opts.engineId, uids, opts.leaseMs);
+      for (const uid of uids) {
+        if (!owned.has(uid)) stopRun(uid, (await store.status(uid)) === 'CANCELLED' ? 'cancelled' : 'lease_lost');
+      }
+    } catch (err) {
+      logger.warn({ err }, 'lease heartbeat failed');
+    }
+  }, opts.heartbeatMs);
+
+  const subscriptions = Promise.all([
+    deps.listener.listen(RUN_CHANNELS.pending, poke),
+    deps.listener.listen(RUN_CHANNELS.changed, (uid) => void checkCancelled(uid).catch(() => {})),
+  ]);
+  const unsubscribeReconnect = deps.listener.onReconnect(poke);
+
+  const loop = (async () => {
+    await subscriptions;
+    while (!stopped) {
+      woken = false;
+      let claimed = 0;
+      try {
+        claimed = await claim();
+      } catch (err) {
+        logger.error({ err }, 'claiming runs failed; retrying');
+      }
+      if (stopped || claimed > 0 || woken) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, opts.pollIntervalMs);
+        function done() {
+          clearTimeout(timer);
+          wake = undefined;
+          resolve();
+        }
+        wake = done;
+      });
+    }
+  })();
+
+  logger.info({ engine_id: opts.engineId, concurrency: opts.concurrency }, 'workflow engine started');
+
+  return {
+    /** Stops claiming, aborts running attempts, and hands runs back so another engine resumes them at once. */
+    async stop(): Promise<void> {
+      stopped = true;
+      wake?.();
+      clearInterval(heartbeat);
+      unsubscribeReconnect();
+      for (const unsubscribe of await subscriptions) unsubscribe();
+      await loop;
+      const running = [...active.entries()];
+      for (const [uid] of running) stopRun(uid, 'shutdown');
+      await Promise.allSettled(running.map(([, a]) => a.done));
+      await Promise.allSettled(running.map(([uid]) => store.releaseLease(opts.engineId, uid)));
+    },
+    activeRuns: () => active.size,
+  };
+}
+
+export type WorkflowEngine = ReturnType<typeof startWorkflowEngine>;
