@@ -14,6 +14,8 @@ export interface Stack {
   readonly auditClient: Client<typeof AuditService>;
   readonly mcp: Client<typeof McpDefinitionService>;
   readonly workflows: Client<typeof WorkflowService>;
+  /** Starts one more engine process (DOMAIN_ROLE=engine) on the domain database. */
+  addEngine(env?: Record<string, string>): Promise<ServiceProcess>;
   /** SQL on the domain database (outbox, resources) as the superuser. */
   domainSql<T = Record<string, unknown>>(text: string, bind?: unknown[]): Promise<T[]>;
   stop(): Promise<void>;
@@ -23,7 +25,9 @@ export interface Stack {
  * Both services as real processes on real sockets, each with its own throw-away database,
  * the domain relaying audit entries to the audit service exactly as in production.
  */
-export async function startStack(env: { audit?: Record<string, string>; domain?: Record<string, string> } = {}): Promise<Stack> {
+export async function startStack(
+  env: { audit?: Record<string, string>; domain?: Record<string, string>; engine?: Record<string, string> } = {},
+): Promise<Stack> {
   const dbs: TestDatabase[] = [await createTestDatabase('stack_audit'), await createTestDatabase('stack_domain')];
   const [auditDb, domainDb] = dbs as [TestDatabase, TestDatabase];
   const auditPort = await findFreePort();
@@ -32,21 +36,25 @@ export async function startStack(env: { audit?: Record<string, string>; domain?:
     port: auditPort,
     env: { AUDIT_DATABASE_URL: auditDb.url, AUDIT_PORT: String(auditPort), AUDIT_HOST: '127.0.0.1', HEALTH_CHECK_INTERVAL_MS: '200', ...env.audit },
   });
-  const domainPort = await findFreePort();
-  const domain = serviceProcess({
-    entry: 'services/domain/src/main.ts',
-    port: domainPort,
-    env: {
-      DOMAIN_DATABASE_URL: domainDb.url,
-      DOMAIN_PORT: String(domainPort),
-      DOMAIN_HOST: '127.0.0.1',
-      AUDIT_URL: audit.url,
-      HEALTH_CHECK_INTERVAL_MS: '200',
-      AUDIT_RELAY_POLL_INTERVAL_MS: '200',
-      AUDIT_RELAY_MAX_BACKOFF_MS: '1000',
-      ...env.domain,
-    },
-  });
+  const domainProcess = async (extra: Record<string, string> = {}) => {
+    const port = await findFreePort();
+    return serviceProcess({
+      entry: 'services/domain/src/main.ts',
+      port,
+      env: {
+        DOMAIN_DATABASE_URL: domainDb.url,
+        DOMAIN_PORT: String(port),
+        DOMAIN_HOST: '127.0.0.1',
+        AUDIT_URL: audit.url,
+        HEALTH_CHECK_INTERVAL_MS: '200',
+        AUDIT_RELAY_POLL_INTERVAL_MS: '200',
+        AUDIT_RELAY_MAX_BACKOFF_MS: '1000',
+        ...extra,
+      },
+    });
+  };
+  const domain = await domainProcess(env.domain);
+  const engines: ServiceProcess[] = [];
   await Promise.all([audit.start(), domain.start()]);
   const pg = new PgClient({ connectionString: domainDb.url });
   await pg.connect();
@@ -56,12 +64,18 @@ export async function startStack(env: { audit?: Record<string, string>; domain?:
     auditClient: createClient(AuditService, createRpcClientTransport({ baseUrl: audit.url, protocol: 'grpc' })),
     mcp: createClient(McpDefinitionService, createRpcClientTransport({ baseUrl: domain.url, protocol: 'grpc' })),
     workflows: createClient(WorkflowService, createRpcClientTransport({ baseUrl: domain.url, protocol: 'grpc' })),
+    async addEngine(extra = {}) {
+      const engine = await domainProcess({ DOMAIN_ROLE: 'engine', ...env.engine, ...extra });
+      engines.push(engine);
+      await engine.start();
+      return engine;
+    },
     async domainSql<T>(text: string, bind: unknown[] = []) {
       return (await pg.query(text, bind)).rows as T[];
     },
     async stop() {
       await pg.end();
-      await Promise.all([domain.stop(), audit.stop()]);
+      await Promise.all([...engines.map((e) => e.stop()), domain.stop(), audit.stop()]);
       for (const db of dbs) await db.drop();
     },
   };
