@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { JsonObject } from '@bufbuild/protobuf';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ActionType, type ActionLogEntry } from '../shared/gen/mcpbackend/audit/v1/action_log_entry_pb';
 import { StepRunStatus, WorkflowRunStatus, type WorkflowRun } from '../shared/gen/mcpbackend/workflow/v1/workflow_run_pb';
@@ -46,9 +47,9 @@ afterAll(async () => {
   await http?.close();
 });
 
-type StepInit = { id: string; tool: string; arguments?: Record<string, unknown>; dependsOn?: string[]; server?: string; timeoutMs?: number; maxAttempts?: number };
+type StepInit = { id: string; tool: string; arguments?: JsonObject; dependsOn?: string[]; server?: string; timeoutMs?: number; maxAttempts?: number };
 
-async function defineWorkflow(steps: StepInit[], schema: Record<string, unknown> = {}): Promise<string> {
+async function defineWorkflow(steps: StepInit[], schema: JsonObject = {}): Promise<string> {
   const name = `wf-${randomBytes(4).toString('hex')}`;
   await stack.workflows.createWorkflowDefinition({
     workflowDefinition: {
@@ -58,7 +59,7 @@ async function defineWorkflow(steps: StepInit[], schema: Record<string, unknown>
         id: s.id,
         mcpDefinition: s.server ?? HTTP_SERVER,
         tool: s.tool,
-        arguments: (s.arguments ?? {}) as never,
+        arguments: s.arguments ?? {},
         dependsOn: s.dependsOn ?? [],
         retryPolicy: fastRetry(s.maxAttempts ?? 1),
         timeout: ms(s.timeoutMs ?? 10_000),
@@ -68,8 +69,8 @@ async function defineWorkflow(steps: StepInit[], schema: Record<string, unknown>
   return name;
 }
 
-async function start(workflow: string, parameters: Record<string, unknown> = {}, headers: Record<string, string> = {}): Promise<WorkflowRun> {
-  return (await stack.workflows.startWorkflowRun({ workflowDefinition: workflow, parameters: parameters as never }, { headers })).workflowRun!;
+async function start(workflow: string, parameters: JsonObject = {}, headers: Record<string, string> = {}): Promise<WorkflowRun> {
+  return (await stack.workflows.startWorkflowRun({ workflowDefinition: workflow, parameters }, { headers })).workflowRun!;
 }
 
 /** Follows the run with WatchWorkflowRun until it ends; returns every state seen. */
