@@ -6,9 +6,11 @@
 import { createSequelize } from '../shared/db/create-sequelize';
 import { runMigrations, type Migration } from '../shared/db/migrator';
 import { auditMigrations } from '../services/audit/migrations';
+import { domainMigrations } from '../services/domain/migrations';
 
 const TARGETS: Record<string, { urlVar: string; migrations: readonly Migration[] }> = {
   audit: { urlVar: 'AUDIT_DATABASE_URL', migrations: auditMigrations },
+  domain: { urlVar: 'DOMAIN_DATABASE_URL', migrations: domainMigrations },
 };
 
 async function main() {
