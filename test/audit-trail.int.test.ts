@@ -11,7 +11,8 @@ import { startStack, type Stack } from './support/stack';
  */
 let stack: Stack;
 beforeAll(async () => {
-  stack = await startStack();
+  // API only: these tests follow what users do; test/engine.int.test.ts covers the engine's entries.
+  stack = await startStack({ domain: { DOMAIN_ROLE: 'api' } });
 }, 60_000);
 afterAll(async () => {
   await stack?.stop();

@@ -15,11 +15,16 @@
  * - The Streamable HTTP client never reports a dead server through onclose; its calls fail
  *   (fetch errors, HTTP 404 for a session the server no longer knows), so a transport failure
  *   on a call drops the client too.
+ * - When the SSE stream that should carry a call's answer breaks or ends without it (server
+ *   crashed or restarted mid-call) and the server offered no resumption, the SDK leaves the
+ *   request pending until its timeout. watchingFetch() notices and fails the call at once.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { JsonObject, JsonValue } from '@bufbuild/protobuf';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { McpTransport } from '../mcp-definitions/mcp-definition';
 
@@ -103,6 +108,8 @@ interface Entry {
   retired: boolean;
   /** The last bytes a stdio server wrote to stderr: the reason it failed to start, usually. */
   stderrTail: string;
+  /** Set by the first closeEntry(): later ones wait for the same close. */
+  closed: Promise<void> | undefined;
 }
 
 const STDERR_TAIL_BYTES = 2_000;
@@ -111,6 +118,8 @@ const TERMINATE_SESSION_TIMEOUT_MS = 1_000;
 export function createMcpClientPool(opts: McpClientPoolOptions): McpClientPool {
   const { logger } = opts;
   const entries = new Map<string, Entry>();
+  /** Closes in progress of entries no longer in `entries`, so close() can wait for them. */
+  const closing = new Set<Promise<void>>();
   let closed = false;
 
   function createEntry(endpoint: McpEndpoint): Entry {
@@ -125,6 +134,7 @@ export function createMcpClientPool(opts: McpClientPoolOptions): McpClientPool {
       idleTimer: undefined,
       retired: false,
       stderrTail: '',
+      closed: undefined,
     };
     if (transport instanceof StdioClientTransport) captureStderr(entry, transport);
 
@@ -159,7 +169,7 @@ export function createMcpClientPool(opts: McpClientPoolOptions): McpClientPool {
     }
     const headers: Record<string, string> = {};
     for (const pair of t.headers) headers[pair.name] = pair.value;
-    return new StreamableHTTPClientTransport(new URL(t.url), { requestInit: { headers } });
+    return new StreamableHTTPClientTransport(new URL(t.url), { requestInit: { headers }, fetch: watchingFetch });
   }
 
   /** Piped rather than inherited: logged (debug) and kept for error messages. Must be read, or a chatty child blocks on a full pipe. */
@@ -191,7 +201,8 @@ export function createMcpClientPool(opts: McpClientPoolOptions): McpClientPool {
       const message = `${connectVerb(endpoint)}: ${describe(err)}${stderrHint(entry)}`;
       logger.warn({ mcpServer: endpoint.name, key: endpoint.key, err: message }, 'MCP client failed to connect');
       retire(entry);
-      await closeClient(entry);
+      // Not awaited: the callers learn the reason now, not after the child has been reaped.
+      void closeEntry(entry);
       throw new ToolCallError('connect', message, endpoint.name, '', { cause: err });
     } finally {
       clearTimeout(timer);
@@ -229,10 +240,26 @@ export function createMcpClientPool(opts: McpClientPoolOptions): McpClientPool {
     if (entry.retired) return;
     logger.info({ mcpServer: entry.endpoint.name, key: entry.endpoint.key, reason }, 'closing MCP client');
     retire(entry);
-    void entry.ready.then(
-      () => closeClient(entry),
-      () => {},
+    void afterConnect(entry);
+  }
+
+  /** Closes once connecting has settled either way (a failed connect closes too, memoized). */
+  function afterConnect(entry: Entry): Promise<void> {
+    return entry.ready.then(
+      () => closeEntry(entry),
+      () => closeEntry(entry),
     );
+  }
+
+  function closeEntry(entry: Entry): Promise<void> {
+    if (!entry.closed) {
+      const done = closeClient(entry);
+      entry.closed = done;
+      // A stubborn stdio child takes up to 4 s to go; close() waits for it.
+      closing.add(done);
+      void done.finally(() => closing.delete(done));
+    }
+    return entry.closed;
   }
 
   function acquire(endpoint: McpEndpoint): Entry {
@@ -282,10 +309,9 @@ export function createMcpClientPool(opts: McpClientPoolOptions): McpClientPool {
 
   /** Waits for the shared connect, but lets this caller leave early when its signal aborts. */
   async function untilReadyOrAborted(entry: Entry, signal: AbortSignal, tool: string): Promise<void> {
-    let onAbort: (() => void) | undefined;
+    let unsubscribe: (() => void) | undefined;
     const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => reject(cancelled(entry.endpoint, tool, signal.reason));
-      signal.addEventListener('abort', onAbort, { once: true });
+      unsubscribe = onAbort(signal, () => reject(cancelled(entry.endpoint, tool, signal.reason)));
     });
     try {
       await Promise.race([entry.ready, aborted]);
@@ -296,23 +322,40 @@ export function createMcpClientPool(opts: McpClientPoolOptions): McpClientPool {
       }
       throw err;
     } finally {
-      signal.removeEventListener('abort', onAbort!);
+      unsubscribe!();
     }
   }
 
   async function invoke(entry: Entry, tool: string, args: JsonObject, call: ToolCallOptions): Promise<ToolCallResult> {
     const { endpoint } = entry;
+    // Aborted while the connect finished: the listener below would never fire.
+    if (call.signal.aborted) throw cancelled(endpoint, tool, call.signal.reason);
     const controller = new AbortController();
-    const onAbort = (): void => controller.abort(call.signal.reason);
-    call.signal.addEventListener('abort', onAbort, { once: true });
+    const unsubscribe = onAbort(call.signal, () => controller.abort(call.signal.reason));
+    let settled = false;
+    let lost: Error | undefined;
+    const watch: CallWatch = {
+      lost: (reason) => {
+        if (settled || controller.signal.aborted) return;
+        lost = reason;
+        // Also sends notifications/cancelled: should the server still run the call, it stops.
+        controller.abort(reason);
+      },
+    };
     let result: Record<string, unknown>;
     try {
-      result = await entry.client.callTool({ name: tool, arguments: args, _meta: call.meta }, undefined, {
-        signal: controller.signal,
-        timeout: Math.max(1, call.timeoutMs),
-      });
+      result = await currentCall.run(watch, () =>
+        entry.client.callTool({ name: tool, arguments: args, _meta: call.meta }, undefined, {
+          signal: controller.signal,
+          timeout: Math.max(1, call.timeoutMs),
+        }),
+      );
     } catch (err) {
       if (call.signal.aborted) throw cancelled(endpoint, tool, call.signal.reason, err);
+      if (lost) {
+        logger.warn({ mcpServer: endpoint.name, key: endpoint.key, tool, err: lost.message }, 'MCP call lost its response stream');
+        throw new ToolCallError('transport', `tool "${tool}" on MCP server "${endpoint.name}": ${lost.message}`, endpoint.name, tool, { cause: lost });
+      }
       const outcome = classify(err, endpoint, tool, call.timeoutMs);
       if (outcome instanceof SessionExpired) throw outcome;
       if (outcome instanceof ToolCallError) {
@@ -324,7 +367,8 @@ export function createMcpClientPool(opts: McpClientPoolOptions): McpClientPool {
       }
       return outcome;
     } finally {
-      call.signal.removeEventListener('abort', onAbort);
+      settled = true;
+      unsubscribe();
     }
     return toResult(result, endpoint, tool);
   }
@@ -333,10 +377,136 @@ export function createMcpClientPool(opts: McpClientPoolOptions): McpClientPool {
     closed = true;
     const all = [...entries.values()];
     for (const entry of all) retire(entry);
-    await Promise.allSettled(all.map((entry) => entry.ready.then(() => closeClient(entry))));
+    await Promise.allSettled([...all.map(afterConnect), ...closing]);
   }
 
   return { callTool, close, size: () => entries.size };
+}
+
+/**
+ * One 'abort' listener per caller signal, whatever the number of calls in flight on it: the
+ * engine shares a run's signal among its parallel steps, and Node warns (MaxListeners) past
+ * 10 listeners on one signal. Removed again once no call waits on the signal.
+ */
+const abortSubscribers = new WeakMap<AbortSignal, { readonly fns: Set<() => void>; readonly listener: () => void }>();
+
+function onAbort(signal: AbortSignal, fn: () => void): () => void {
+  let subs = abortSubscribers.get(signal);
+  if (!subs) {
+    const fns = new Set<() => void>();
+    const listener = (): void => {
+      abortSubscribers.delete(signal);
+      for (const f of [...fns]) f();
+    };
+    subs = { fns, listener };
+    abortSubscribers.set(signal, subs);
+    signal.addEventListener('abort', listener, { once: true });
+  }
+  const { fns, listener } = subs;
+  fns.add(fn);
+  return () => {
+    if (!fns.delete(fn) || fns.size > 0) return;
+    if (abortSubscribers.get(signal)?.fns === fns) abortSubscribers.delete(signal);
+    signal.removeEventListener('abort', listener);
+  };
+}
+
+/** Lets the fetch wrapper reach the call whose request it carries. */
+interface CallWatch {
+  lost(reason: Error): void;
+}
+
+/**
+ * Set by invoke() around client.callTool(): the SDK's send() runs inside it, so the fetch of
+ * that call's POST sees it (AsyncLocalStorage follows the awaits in between).
+ */
+const currentCall = new AsyncLocalStorage<CallWatch>();
+
+/**
+ * fetch for the Streamable HTTP transport: a tools/call POST answered with an SSE stream gets
+ * its body watched for the JSON-RPC response with the request's id. If the stream errors or
+ * ends first, and carried no event id (which would let the SDK resume it), the call is lost.
+ * The bytes pass through unchanged.
+ */
+const watchingFetch: FetchLike = async (url, init) => {
+  const response = await fetch(url, init);
+  const watch = currentCall.getStore();
+  if (!watch || init?.method !== 'POST' || !response.ok || !response.body) return response;
+  if (!(response.headers.get('content-type') ?? '').toLowerCase().startsWith('text/event-stream')) return response;
+  const id = toolsCallIdOf(init.body);
+  if (id === undefined) return response;
+  return new Response(watchSseBody(response.body, id, watch), {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
+  });
+};
+
+function toolsCallIdOf(body: unknown): string | number | undefined {
+  if (typeof body !== 'string') return undefined;
+  try {
+    const message = JSON.parse(body) as { method?: unknown; id?: unknown };
+    if (message.method !== 'tools/call') return undefined;
+    return typeof message.id === 'string' || typeof message.id === 'number' ? message.id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function watchSseBody(body: ReadableStream<Uint8Array>, id: string | number, watch: CallWatch): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let pending = '';
+  let data: string[] = [];
+  let answered = false;
+  let resumable = false;
+
+  // Minimal SSE parsing (https://html.spec.whatwg.org/multipage/server-sent-events.html):
+  // only `data:` and `id:` fields matter here.
+  const dispatch = (): void => {
+    if (data.length === 0) return;
+    try {
+      const message = JSON.parse(data.join('\n')) as { id?: unknown; result?: unknown; error?: unknown };
+      if (message.id === id && ('result' in message || 'error' in message)) answered = true;
+    } catch {
+      // Not JSON: the SDK reports it.
+    }
+    data = [];
+  };
+  const scan = (text: string): void => {
+    const lines = (pending + text).split(/\r\n|\r|\n/);
+    pending = lines.pop() ?? '';
+    for (const line of lines) {
+      if (line === '') dispatch();
+      else if (line.startsWith('data:')) data.push(line.slice(line.startsWith('data: ') ? 6 : 5));
+      else if (line.startsWith('id:') && line.slice(3).trim() !== '') resumable = true;
+    }
+  };
+  const unanswered = (): boolean => !answered && !resumable;
+
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let chunk: Awaited<ReturnType<typeof reader.read>>;
+      try {
+        chunk = await reader.read();
+      } catch (err) {
+        if (unanswered()) watch.lost(new Error(`the response stream broke before the answer: ${describe(err)}`));
+        controller.error(err);
+        return;
+      }
+      if (chunk.done) {
+        scan(decoder.decode() + '\n\n');
+        if (unanswered()) watch.lost(new Error('the server ended the response stream without answering'));
+        controller.close();
+        return;
+      }
+      if (!answered) scan(decoder.decode(chunk.value, { stream: true }));
+      controller.enqueue(chunk.value);
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  });
 }
 
 /** Internal: an HTTP 404 on a call that carried a session id. */

@@ -1,11 +1,11 @@
-import { randomUUID } from 'node:crypto';
 import { checkEtag } from '../../../../shared/api/etag';
 import { resolveUpdateMask } from '../../../../shared/api/field-mask';
 import { filterToSql, parseFilter, type FilterFieldSpec } from '../../../../shared/api/filter';
 import { decodePageToken, encodePageToken, queryFingerprint, resolvePageSize } from '../../../../shared/api/page-token';
 import { AlreadyExistsError, FailedPreconditionError, NotFoundError } from '../../../../shared/errors/app-error';
 import type { DomainDeps } from '../domain-deps';
-import { isDuplicateName, isRequestIdRace, parseRequestId } from '../shared-repositories/request-id';
+import { createIdempotently } from '../shared-repositories/create-idempotently';
+import { isDuplicateName } from '../shared-repositories/request-id';
 import { MCP_DEFINITION_MUTABLE_FIELDS, type McpDefinition, type McpDefinitionInput, type McpDefinitionMutableField } from './mcp-definition';
 import { diffMcpDefinitions } from './mcp-definition-diff';
 import { mcpDefinitionEtag, mcpDefinitionJson } from './mcp-definition-json';
@@ -16,34 +16,26 @@ const RESOURCE = 'McpDefinition';
 const CREATE_OPERATION = 'CreateMcpDefinition';
 
 export async function createMcpDefinition(deps: DomainDeps, input: McpDefinitionInput, rawRequestId: string): Promise<McpDefinition> {
-  const requestId = parseRequestId(rawRequestId);
   assertValidMcpDefinitionInput(input, { prefix: 'mcp_definition' });
-  const replay = async () => {
-    const uid = requestId && (await deps.idempotency.find(CREATE_OPERATION, requestId));
-    return uid ? deps.mcpDefinitions.findByUid(uid) : undefined;
-  };
-  const earlier = await replay();
-  if (earlier) return earlier;
   try {
-    return await deps.sequelize.transaction(async (tx) => {
-      const now = new Date();
-      const definition: McpDefinition = { ...input, transport: input.transport!, uid: randomUUID(), revision: 1, createTime: now, updateTime: now };
-      // The key goes first: a concurrent retry blocks on it and then replays this result.
-      if (requestId) await deps.idempotency.save(tx, CREATE_OPERATION, requestId, definition.uid);
-      await deps.mcpDefinitions.insert(tx, definition);
-      await deps.audit.record(tx, {
-        actionType: 'CREATE',
-        entityType: 'MCP_DEFINITION',
-        entityId: definition.name,
-        details: { mcpDefinition: mcpDefinitionJson(definition) },
-      });
-      return definition;
+    return await createIdempotently(deps, {
+      operation: CREATE_OPERATION,
+      rawRequestId,
+      load: (uid) => deps.mcpDefinitions.findByUid(uid),
+      create: async (tx, uid) => {
+        const now = new Date();
+        const definition: McpDefinition = { ...input, transport: input.transport!, uid, revision: 1, createTime: now, updateTime: now };
+        await deps.mcpDefinitions.insert(tx, definition);
+        await deps.audit.record(tx, {
+          actionType: 'CREATE',
+          entityType: 'MCP_DEFINITION',
+          entityId: definition.name,
+          details: { mcpDefinition: mcpDefinitionJson(definition) },
+        });
+        return definition;
+      },
     });
   } catch (err) {
-    if (isRequestIdRace(err)) {
-      const replayed = await replay();
-      if (replayed) return replayed;
-    }
     if (isDuplicateName(err, 'mcp_definitions')) throw new AlreadyExistsError(RESOURCE, input.name);
     throw err;
   }

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { JsonObject } from '@bufbuild/protobuf';
 import type { Transaction } from 'sequelize';
 import { canonicalJson } from '../../../../shared/api/canonical-json';
@@ -8,7 +7,8 @@ import { filterToSql, parseFilter, type FilterFieldSpec } from '../../../../shar
 import { decodePageToken, encodePageToken, queryFingerprint, resolvePageSize } from '../../../../shared/api/page-token';
 import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from '../../../../shared/errors/app-error';
 import type { DomainDeps } from '../domain-deps';
-import { isDuplicateName, isRequestIdRace, parseRequestId } from '../shared-repositories/request-id';
+import { createIdempotently } from '../shared-repositories/create-idempotently';
+import { isDuplicateName } from '../shared-repositories/request-id';
 import {
   WORKFLOW_DEFINITION_MUTABLE_FIELDS,
   type WorkflowDefinition,
@@ -34,33 +34,26 @@ async function assertValid(deps: DomainDeps, tx: Transaction, input: WorkflowDef
 }
 
 export async function createWorkflowDefinition(deps: DomainDeps, input: WorkflowDefinitionInput, rawRequestId: string): Promise<WorkflowDefinition> {
-  const requestId = parseRequestId(rawRequestId);
-  const replay = async () => {
-    const uid = requestId && (await deps.idempotency.find(CREATE_OPERATION, requestId));
-    return uid ? deps.workflowDefinitions.findByUid(uid) : undefined;
-  };
-  const earlier = await replay();
-  if (earlier) return earlier;
   try {
-    return await deps.sequelize.transaction(async (tx) => {
-      await assertValid(deps, tx, input);
-      const now = new Date();
-      const definition: WorkflowDefinition = { ...input, uid: randomUUID(), revision: 1, createTime: now, updateTime: now };
-      if (requestId) await deps.idempotency.save(tx, CREATE_OPERATION, requestId, definition.uid);
-      await deps.workflowDefinitions.insert(tx, definition);
-      await deps.audit.record(tx, {
-        actionType: 'CREATE',
-        entityType: 'WORKFLOW_DEFINITION',
-        entityId: definition.name,
-        details: { workflowDefinition: workflowDefinitionJson(definition) },
-      });
-      return definition;
+    return await createIdempotently(deps, {
+      operation: CREATE_OPERATION,
+      rawRequestId,
+      load: (uid) => deps.workflowDefinitions.findByUid(uid),
+      create: async (tx, uid) => {
+        await assertValid(deps, tx, input);
+        const now = new Date();
+        const definition: WorkflowDefinition = { ...input, uid, revision: 1, createTime: now, updateTime: now };
+        await deps.workflowDefinitions.insert(tx, definition);
+        await deps.audit.record(tx, {
+          actionType: 'CREATE',
+          entityType: 'WORKFLOW_DEFINITION',
+          entityId: definition.name,
+          details: { workflowDefinition: workflowDefinitionJson(definition) },
+        });
+        return definition;
+      },
     });
   } catch (err) {
-    if (isRequestIdRace(err)) {
-      const replayed = await replay();
-      if (replayed) return replayed;
-    }
     if (isDuplicateName(err, 'workflow_definitions')) throw new AlreadyExistsError(RESOURCE, input.name);
     throw err;
   }

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { JsonObject } from '@bufbuild/protobuf';
 import { filterToSql, parseFilter, type FilterFieldSpec } from '../../../../shared/api/filter';
 import { decodePageToken, encodePageToken, queryFingerprint, resolvePageSize } from '../../../../shared/api/page-token';
@@ -6,7 +5,7 @@ import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '..
 import { currentRequestContext, SYSTEM_ACTOR } from '../../../../shared/interceptors/request-context';
 import { currentAuditOrigin } from '../audit-outbox/audit-origin';
 import type { DomainDeps } from '../domain-deps';
-import { isRequestIdRace, parseRequestId } from '../shared-repositories/request-id';
+import { createIdempotently } from '../shared-repositories/create-idempotently';
 import { validateRunParameters } from './parameters';
 import { ACTIVE_RUN_STATUSES, parseRunName, RUN_STATUSES, runName, type WorkflowRun } from './workflow-run';
 
@@ -29,16 +28,12 @@ export async function startWorkflowRun(
   deps: DomainDeps,
   req: { workflowDefinition: string; parameters: JsonObject; requestId: string },
 ): Promise<WorkflowRun> {
-  const requestId = parseRequestId(req.requestId);
   if (!req.workflowDefinition) throw InvalidArgumentError.field('workflow_definition', 'is required');
-  const replay = async () => {
-    const uid = requestId && (await deps.idempotency.find(START_OPERATION, requestId));
-    return uid ? deps.workflowRuns.findByUid(uid) : undefined;
-  };
-  const earlier = await replay();
-  if (earlier) return earlier;
-  try {
-    return await deps.sequelize.transaction(async (tx) => {
+  return createIdempotently(deps, {
+    operation: START_OPERATION,
+    rawRequestId: req.requestId,
+    load: (uid) => deps.workflowRuns.findByUid(uid),
+    create: async (tx, uid) => {
       const definition = await deps.workflowDefinitions.findByName(req.workflowDefinition, { tx, lock: 'share' });
       if (!definition) throw new NotFoundError('WorkflowDefinition', req.workflowDefinition);
       const violations = validateRunParameters(definition.parametersSchema, req.parameters, 'parameters');
@@ -46,7 +41,7 @@ export async function startWorkflowRun(
       const ctx = currentRequestContext();
       const now = new Date();
       const run: WorkflowRun = {
-        uid: randomUUID(),
+        uid,
         workflowDefinition: definition.name,
         workflowDefinitionRevision: definition.revision,
         definition: { steps: definition.steps, parametersSchema: definition.parametersSchema, runTimeoutMs: definition.runTimeoutMs },
@@ -72,7 +67,6 @@ export async function startWorkflowRun(
           endTime: undefined,
         })),
       };
-      if (requestId) await deps.idempotency.save(tx, START_OPERATION, requestId, run.uid);
       await deps.workflowRuns.insert(tx, run);
       await deps.audit.record(tx, {
         actionType: 'CREATE',
@@ -86,14 +80,8 @@ export async function startWorkflowRun(
         },
       });
       return run;
-    });
-  } catch (err) {
-    if (isRequestIdRace(err)) {
-      const replayed = await replay();
-      if (replayed) return replayed;
-    }
-    throw err;
-  }
+    },
+  });
 }
 
 export async function getWorkflowRun(deps: DomainDeps, name: string): Promise<WorkflowRun> {
