@@ -97,7 +97,10 @@ test('stops a server left running by a launcher that was SIGKILLed, then starts 
   const script = `require(${JSON.stringify(modulePath)})
     .startEmbeddedPostgres({ dataDir: ${JSON.stringify(dataDir)}, port: ${port}, noFsync: true })
     .then(() => console.log('READY'), (err) => { console.error(err); process.exit(1); });`;
-  const owner = spawn(process.execPath, ['--import', 'tsx', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const owner = spawn(process.execPath, ['--import', 'tsx', '-e', script], {
+    cwd: path.resolve(__dirname, '../..'), // where `--import tsx` resolves from
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   await new Promise<void>((resolve, reject) => {
     owner.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('READY') && resolve());
     owner.on('exit', (code) => reject(new Error(`owner exited early with ${code}`)));

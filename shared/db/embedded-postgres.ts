@@ -73,6 +73,18 @@ export interface EmbeddedPostgres {
   readonly exited: Promise<EmbeddedPostgresExit>;
 }
 
+/**
+ * The data dir is held by a live process (this one or another). Recognise it by `code`:
+ * `instanceof` fails across jest's module realms.
+ */
+export class DataDirInUseError extends Error {
+  readonly code = 'EMBEDDED_PG_DATA_DIR_IN_USE';
+  constructor(message: string) {
+    super(message);
+    this.name = 'DataDirInUseError';
+  }
+}
+
 const silentLogger: EmbeddedPostgresLogger = { debug() {}, info() {}, warn() {}, error() {} };
 const execFileAsync = promisify(execFile);
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -90,7 +102,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const logger = options.logger ?? silentLogger;
   const user = options.user ?? 'postgres';
   const password = options.password ?? 'postgres';
-  if (running.has(dataDir)) throw new Error(`embedded PostgreSQL for ${dataDir} is already running in this process`);
+  if (running.has(dataDir)) throw new DataDirInUseError(`embedded PostgreSQL for ${dataDir} is already running in this process`);
 
   const bin = resolveBinaries();
   const ids = await serverUserIds();
@@ -108,8 +120,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     }
     // We hold the lock, so any server still running on this dir belongs to a dead owner.
     await clearStalePostmaster(dataDir, logger);
-    const server = await startServer({ bin, dataDir, port, ids, user, password, options, logger });
-    return server.handle(lock);
+    return await startServer({ bin, dataDir, port, ids, user, password, options, logger, lock });
   } catch (err) {
     running.delete(dataDir);
     lock.release();
@@ -128,20 +139,6 @@ export async function findFreePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
-}
-
-/**
- * Makes `dataDir` startable after a crash of whoever ran it: stops a server still running on
- * it whose owner is gone, and removes a postmaster.pid whose process is dead. Refuses (throws)
- * when a live process holds the dir's lock. Used before deleting abandoned test clusters.
- */
-export async function reclaimDataDir(dataDir: string, logger: EmbeddedPostgresLogger = silentLogger): Promise<void> {
-  const lock = await acquireLock(path.resolve(dataDir));
-  try {
-    await clearStalePostmaster(path.resolve(dataDir), logger);
-  } finally {
-    lock.release();
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -252,7 +249,7 @@ async function acquireLock(dataDir: string): Promise<Lock> {
       .then((text) => JSON.parse(text) as LockRecord)
       .catch(() => undefined);
     if (holder && Number.isInteger(holder.pid) && isSameLiveProcess(holder)) {
-      throw new Error(
+      throw new DataDirInUseError(
         holder.pid === process.pid
           ? `embedded PostgreSQL for ${dataDir} is already running in this process`
           : `embedded PostgreSQL data dir ${dataDir} is in use by process ${holder.pid} (lock ${lockPath}); stop that process first`,
@@ -375,10 +372,6 @@ async function terminate(pid: number): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // Starting and stopping the server
 
-interface StartedServer {
-  handle(lock: Lock): EmbeddedPostgres;
-}
-
 async function startServer(opts: {
   bin: Binaries;
   dataDir: string;
@@ -388,7 +381,8 @@ async function startServer(opts: {
   password: string;
   options: EmbeddedPostgresOptions;
   logger: EmbeddedPostgresLogger;
-}): Promise<StartedServer> {
+  lock: Lock;
+}): Promise<EmbeddedPostgres> {
   const { dataDir, port, logger } = opts;
   const args = [
     '-D',
@@ -416,6 +410,14 @@ async function startServer(opts: {
     });
     const output = captureOutput(child, logger, 'postgres');
     const exited = waitForExit(child);
+    // If the owning process exits without stop() (uncaught exception, process.exit), ask the
+    // server to shut down rather than leave it orphaned. Only synchronous work is possible there.
+    const onProcessExit = () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
+      opts.lock.release();
+    };
+    process.on('exit', onProcessExit);
+    void exited.then(() => process.removeListener('exit', onProcessExit));
     // Stops the readiness polling once the server has died, so no connection attempt lingers.
     const polling = new AbortController();
     const ready = await Promise.race([
@@ -432,7 +434,7 @@ async function startServer(opts: {
       .finally(() => polling.abort());
     if (ready === 'ready') {
       logger.info(`PostgreSQL ${PG_MAJOR} ready on ${LISTEN_HOST}:${port} in ${Date.now() - started} ms (data ${dataDir})`);
-      return { handle: (lock) => makeHandle({ ...opts, child, exited, lock }) };
+      return makeHandle({ ...opts, child, exited });
     }
     const tail = output.tail();
     if (attempt < 6 && /shared memory block|lock file .* already exists/.test(tail)) {
@@ -461,17 +463,8 @@ function makeHandle(opts: {
   let stopping = false;
   let stopPromise: Promise<void> | undefined;
 
-  // If the owning process exits without stop() (uncaught exception, process.exit), ask the
-  // server to shut down rather than leave it orphaned. Only synchronous work is possible here.
-  const onProcessExit = () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
-    lock.release();
-  };
-  process.on('exit', onProcessExit);
-
   const exited: Promise<EmbeddedPostgresExit> = opts.exited.then(({ code, signal }) => {
     running.delete(dataDir);
-    process.removeListener('exit', onProcessExit);
     lock.release();
     if (!stopping) logger.error(`PostgreSQL on port ${port} exited unexpectedly (${describeExit({ code, signal })})`);
     return { code, signal, expected: stopping };
@@ -499,10 +492,10 @@ function makeHandle(opts: {
           }, 15_000);
           await exited;
           clearTimeout(timer);
+          logger.info(`PostgreSQL on port ${port} stopped`);
         } else {
           await exited;
         }
-        logger.info(`PostgreSQL on port ${port} stopped`);
       })();
       return stopPromise;
     },

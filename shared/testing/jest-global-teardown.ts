@@ -1,7 +1,9 @@
-import { promises as fs } from 'node:fs';
 import { GLOBAL_STATE_KEY, type GlobalState } from './jest-global-setup';
 
-/** jest globalTeardown: stops the embedded PostgreSQL that jest-global-setup.ts started, if any, and deletes its data. */
+/**
+ * jest globalTeardown: stops the embedded PostgreSQL that jest-global-setup.ts started, if any.
+ * Its data dir stays for the next run (a restart is much faster than initdb).
+ */
 export default async function globalTeardown(): Promise<void> {
   const globals = globalThis as Record<string, unknown>;
   const state = globals[GLOBAL_STATE_KEY] as GlobalState | undefined;
@@ -10,8 +12,5 @@ export default async function globalTeardown(): Promise<void> {
   // Watch mode runs setup again: it must decide afresh, not reuse a URL of a stopped server.
   if (state.previousUrl === undefined) delete process.env.TEST_DATABASE_URL;
   else process.env.TEST_DATABASE_URL = state.previousUrl;
-  if (state.embedded) {
-    await state.embedded.pg.stop();
-    await fs.rm(state.embedded.dataDir, { recursive: true, force: true });
-  }
+  await state.embedded?.stop();
 }
