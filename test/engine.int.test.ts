@@ -1,8 +1,8 @@
 import path from 'node:path';
-import type { JsonObject } from '@bufbuild/protobuf';
+import { toJson, type JsonObject } from '@bufbuild/protobuf';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ActionType, type ActionLogEntry } from '../shared/gen/mcpbackend/audit/v1/action_log_entry_pb';
-import { StepRunStatus, WorkflowRunStatus, type WorkflowRun } from '../shared/gen/mcpbackend/workflow/v1/workflow_run_pb';
+import { StepRunStatus, WorkflowRunSchema, WorkflowRunStatus, type WorkflowRun } from '../shared/gen/mcpbackend/workflow/v1/workflow_run_pb';
 import { startFixtureHttpServer, type FixtureHttpServer } from './fixtures/mcp-fixture-server';
 import { fixtureStats } from './support/fixture-stats';
 import { startStack, type Stack } from './support/stack';
@@ -192,6 +192,33 @@ describe('execution', () => {
 
     const fine = await defineWorkflow([{ id: 'x', tool: 'echo', arguments: { text: 'still here' } }]);
     expect(WorkflowRunStatus[(await finished((await start(fine)).name)).status]).toBe('SUCCEEDED');
+  });
+  it('keeps secrets out of stored errors even when the server prints them', async () => {
+    const secret = `sk-${randomBytes(8).toString('hex')}`;
+    const leaky = `io.github.fixture/leaky-${randomBytes(3).toString('hex')}`;
+    await stack.mcp.createMcpDefinition({
+      mcpDefinition: {
+        name: leaky,
+        description: 'prints its key and dies',
+        version: '1.0.0',
+        transport: {
+          case: 'stdio',
+          value: {
+            command: process.execPath,
+            args: ['-e', 'console.error("bad key " + process.env.API_KEY); process.exit(1)'],
+            env: [{ name: 'API_KEY', value: secret, secret: true }],
+          },
+        },
+      },
+    });
+    const wf = await defineWorkflow([{ id: 'x', tool: 'echo', server: leaky }]);
+    const run = await start(wf);
+    const done = await finished(run.name);
+    expect(WorkflowRunStatus[done.status]).toBe('FAILED');
+    expect(done.error).toContain('bad key [redacted]');
+    expect(JSON.stringify(toJson(WorkflowRunSchema, done))).not.toContain(secret);
+    const entries = await auditOf(run.name, 4);
+    expect(JSON.stringify(entries.map((e) => e.details))).not.toContain(secret);
   });
 });
 

@@ -8,6 +8,7 @@ import type { AuditOrigin } from '../audit-outbox/audit-event';
 import type { AuditRecorder } from '../audit-outbox/audit-recorder';
 import { SYSTEM_ACTOR } from '../../../../shared/interceptors/request-context';
 import type { McpDefinitionRepository } from '../mcp-definitions/mcp-definition-repository';
+import { secretValues } from '../mcp-definitions/redact';
 import { renderTemplate, TemplateRenderError } from '../workflows/template';
 import type { WorkflowStep } from '../workflows/workflow-definition';
 import { runName, type RunStatus, type StepRun, type WorkflowRun } from '../workflows/workflow-run';
@@ -109,10 +110,19 @@ export async function executeRun(deps: ExecutorDeps, run: WorkflowRun, signal: A
   }
 
   async function callStep(step: WorkflowStep, attempt: number, stepSpan: Span): Promise<AttemptOutcome> {
+    // Errors can quote the server (its stderr, its messages); they are stored and audited, so
+    // the definition's secret values are cut out of them first.
+    let secrets: readonly string[] = [];
+    const fail = (error: string, retryable: boolean): AttemptOutcome => ({
+      kind: 'failed',
+      error: secrets.reduce((text, secret) => text.split(secret).join('[redacted]'), error),
+      retryable,
+    });
     try {
       const args = renderTemplate(step.arguments, { params: run.parameters, steps: outputs }, `steps.${step.id}.arguments`);
       const mcp = await deps.mcpDefinitions.findByName(step.mcpDefinition);
-      if (!mcp) return { kind: 'failed', error: `MCP definition "${step.mcpDefinition}" does not exist`, retryable: false };
+      if (!mcp) return fail(`MCP definition "${step.mcpDefinition}" does not exist`, false);
+      secrets = secretValues(mcp);
       const result = await context.with(trace.setSpan(runCtx, stepSpan), () =>
         deps.pool.callTool({ key: `${mcp.uid}:${mcp.revision}`, name: mcp.name, transport: mcp.transport }, step.tool, args, {
           signal: abort.signal,
@@ -121,17 +131,16 @@ export async function executeRun(deps: ExecutorDeps, run: WorkflowRun, signal: A
           meta: { idempotencyKey: `${uid}:${step.id}`, attempt },
         }),
       );
-      if (result.isError) return { kind: 'failed', error: result.errorText || `tool "${step.tool}" reported an error`, retryable: true };
+      if (result.isError) return fail(result.errorText || `tool "${step.tool}" reported an error`, true);
       return { kind: 'succeeded', output: result.output };
     } catch (err) {
       if (abort.signal.aborted && abort.signal.reason !== 'deadline') return { kind: 'stopped' };
-      if (abort.signal.aborted) return { kind: 'failed', error: 'the run deadline passed during the attempt', retryable: false };
-      if (err instanceof TemplateRenderError) return { kind: 'failed', error: err.message, retryable: false };
+      if (abort.signal.aborted) return fail('the run deadline passed during the attempt', false);
+      if (err instanceof TemplateRenderError) return fail(err.message, false);
       if (err instanceof ToolCallError) {
-        const error = err.kind === 'timeout' ? `tool "${step.tool}" timed out after ${step.timeoutMs} ms` : err.message;
-        return { kind: 'failed', error, retryable: err.kind !== 'unknown_tool' };
+        return fail(err.kind === 'timeout' ? `tool "${step.tool}" timed out after ${step.timeoutMs} ms` : err.message, err.kind !== 'unknown_tool');
       }
-      return { kind: 'failed', error: err instanceof Error ? err.message : String(err), retryable: true };
+      return fail(err instanceof Error ? err.message : String(err), true);
     }
   }
 
