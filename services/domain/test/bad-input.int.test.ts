@@ -656,7 +656,7 @@ describe('values PostgreSQL cannot store (NUL characters, NaN) are INVALID_ARGUM
   // sequence") as INTERNAL, or (NaN) is stored as null while the response echoes NaN.
   const NUL = 'a\u0000b';
   it.each([
-    ['a NUL in a tool input_schema', () => fx.mcp.createMcpDefinition({ mcpDefinition: mcpDefinitionInput({ tools: [{ name: 'a', inputSchema: { type: 'object', description: NUL } }] }) }), `${P}.tools[0].input_schema`],
+    ['a NUL in a tool input_schema', () => fx.mcp.createMcpDefinition({ mcpDefinition: mcpDefinitionInput({ tools: [{ name: 'a', inputSchema: { type: 'object', description: NUL } }] }) }), `${P}.tools[0].input_schema.description`],
     ['a NUL in a workflow description', () => fx.workflows.createWorkflowDefinition({ workflowDefinition: workflowDefinitionInput(mcp.name, { description: NUL }) }), `${W}.description`],
     [
       'a NUL in a step argument',
@@ -666,7 +666,7 @@ describe('values PostgreSQL cannot store (NUL characters, NaN) are INVALID_ARGUM
     [
       'a NUL in the parameters_schema',
       () => fx.workflows.createWorkflowDefinition({ workflowDefinition: workflowDefinitionInput(mcp.name, { parametersSchema: { type: 'object', description: NUL } }) }),
-      `${W}.parameters_schema`,
+      `${W}.parameters_schema.description`,
     ],
     ['a NUL in run parameters', () => fx.workflows.startWorkflowRun({ workflowDefinition: wf.name, parameters: { city: NUL } }), 'parameters.city'],
     ['NaN in run parameters', () => fx.workflows.startWorkflowRun({ workflowDefinition: openWf.name, parameters: { x: Number.NaN } }), 'parameters.x'],

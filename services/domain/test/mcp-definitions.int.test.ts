@@ -399,7 +399,7 @@ describe('secrets on the error path', () => {
     const leaked = fx.logs.slice(logsBefore).filter((line) => line.includes(secret));
     expect(leaked.map((line) => (JSON.parse(line) as { msg?: string }).msg)).toEqual([]);
     expect(codeName(err.code)).toBe('InvalidArgument');
-    expect(violatedFields(err)).toEqual(['mcp_definition.tools[0].input_schema']);
+    expect(violatedFields(err)).toEqual(['mcp_definition.tools[0].input_schema.description']);
   });
 });
 

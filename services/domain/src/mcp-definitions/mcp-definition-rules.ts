@@ -65,6 +65,13 @@ export function assertValidMcpDefinitionInput(input: McpDefinitionInput, opts: V
   if (violations.length > 0) throw new InvalidArgumentError(violations);
 }
 
+/** Throws INVALID_ARGUMENT unless `name` is a well-formed MCP definition name (reported as `prefix.name`). */
+export function assertValidMcpDefinitionName(name: string, prefix = ''): void {
+  const v = new Violations(prefix);
+  checkName(v, name);
+  if (v.list.length > 0) throw new InvalidArgumentError(v.list);
+}
+
 class Violations {
   readonly list: FieldViolation[] = [];
   constructor(private readonly prefix: string) {}

@@ -2,21 +2,31 @@ import { checkEtag } from '../../../../shared/api/etag';
 import { resolveUpdateMask } from '../../../../shared/api/field-mask';
 import { filterToSql, parseFilter, type FilterFieldSpec } from '../../../../shared/api/filter';
 import { decodePageToken, encodePageToken, queryFingerprint, resolvePageSize } from '../../../../shared/api/page-token';
-import { AlreadyExistsError, FailedPreconditionError, NotFoundError } from '../../../../shared/errors/app-error';
+import { jsonValueViolations } from '../../../../shared/api/json-values';
+import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../../../../shared/errors/app-error';
 import type { DomainDeps } from '../domain-deps';
 import { createIdempotently } from '../shared-repositories/create-idempotently';
 import { isDuplicateName } from '../shared-repositories/request-id';
 import { MCP_DEFINITION_MUTABLE_FIELDS, type McpDefinition, type McpDefinitionInput, type McpDefinitionMutableField } from './mcp-definition';
 import { diffMcpDefinitions } from './mcp-definition-diff';
 import { mcpDefinitionEtag, mcpDefinitionJson } from './mcp-definition-json';
-import { assertValidMcpDefinitionInput } from './mcp-definition-rules';
+import { assertValidMcpDefinitionName, validateMcpDefinitionInput } from './mcp-definition-rules';
 import { mergeSecrets } from './redact';
 
 const RESOURCE = 'McpDefinition';
 const CREATE_OPERATION = 'CreateMcpDefinition';
 
+/** The rules, plus what JSON-typed fields cannot carry into storage. */
+function assertValidInput(input: McpDefinitionInput, fields?: readonly McpDefinitionMutableField[]): void {
+  const violations = validateMcpDefinitionInput(input, { prefix: 'mcp_definition', fields });
+  if (!fields || fields.includes('tools')) {
+    input.tools.forEach((t, i) => violations.push(...jsonValueViolations(t.inputSchema, `mcp_definition.tools[${i}].input_schema`)));
+  }
+  if (violations.length) throw new InvalidArgumentError(violations);
+}
+
 export async function createMcpDefinition(deps: DomainDeps, input: McpDefinitionInput, rawRequestId: string): Promise<McpDefinition> {
-  assertValidMcpDefinitionInput(input, { prefix: 'mcp_definition' });
+  assertValidInput(input);
   try {
     return await createIdempotently(deps, {
       operation: CREATE_OPERATION,
@@ -42,7 +52,7 @@ export async function createMcpDefinition(deps: DomainDeps, input: McpDefinition
 }
 
 export async function getMcpDefinition(deps: DomainDeps, name: string): Promise<McpDefinition> {
-  if (!name) throw new NotFoundError(RESOURCE, name);
+  assertValidMcpDefinitionName(name);
   const definition = await deps.mcpDefinitions.findByName(name);
   if (!definition) throw new NotFoundError(RESOURCE, name);
   return definition;
@@ -91,7 +101,8 @@ export async function updateMcpDefinition(
   req: { patch: McpDefinitionInput; updateMask: readonly string[]; etag: string },
 ): Promise<McpDefinition> {
   const fields = resolveUpdateMask(req.updateMask, MCP_DEFINITION_MUTABLE_FIELDS) as McpDefinitionMutableField[];
-  assertValidMcpDefinitionInput(req.patch, { prefix: 'mcp_definition', fields });
+  assertValidMcpDefinitionName(req.patch.name, 'mcp_definition');
+  assertValidInput(req.patch, fields);
   return deps.sequelize.transaction(async (tx) => {
     const current = await deps.mcpDefinitions.findByName(req.patch.name, { tx, lock: 'update' });
     if (!current) throw new NotFoundError(RESOURCE, req.patch.name);
@@ -122,6 +133,7 @@ function applyPatch(current: McpDefinition, patch: McpDefinitionInput, fields: r
 }
 
 export async function deleteMcpDefinition(deps: DomainDeps, req: { name: string; etag: string; force: boolean }): Promise<void> {
+  assertValidMcpDefinitionName(req.name);
   await deps.sequelize.transaction(async (tx) => {
     // The row lock waits for workflow writes that share-locked this definition, so the
     // reference check below sees them.

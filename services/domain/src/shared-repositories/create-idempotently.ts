@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Sequelize, Transaction } from 'sequelize';
 import type { IdempotencyRepository } from './idempotency-repository';
+import { FailedPreconditionError } from '../../../../shared/errors/app-error';
 import { isRequestIdRace, parseRequestId } from './request-id';
 
 /**
@@ -21,7 +22,18 @@ export async function createIdempotently<T>(
   const requestId = parseRequestId(opts.rawRequestId);
   const replay = async () => {
     const uid = requestId && (await deps.idempotency.find(opts.operation, requestId));
-    return uid ? opts.load(uid) : undefined;
+    if (!uid) return undefined;
+    const earlier = await opts.load(uid);
+    // The first request succeeded, but what it created has since been deleted: creating again
+    // would not be a replay, and there is nothing left to return.
+    if (!earlier) {
+      throw new FailedPreconditionError(
+        'REQUEST_ID_ALREADY_USED',
+        `request_id ${requestId} was used by an earlier ${opts.operation} whose result no longer exists; send a new request_id`,
+        { request_id: requestId! },
+      );
+    }
+    return earlier;
   };
   const earlier = await replay();
   if (earlier) return earlier;

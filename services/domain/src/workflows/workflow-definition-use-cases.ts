@@ -2,6 +2,7 @@ import type { JsonObject } from '@bufbuild/protobuf';
 import type { Transaction } from 'sequelize';
 import { canonicalJson } from '../../../../shared/api/canonical-json';
 import { checkEtag } from '../../../../shared/api/etag';
+import { jsonValueViolations } from '../../../../shared/api/json-values';
 import { resolveUpdateMask } from '../../../../shared/api/field-mask';
 import { filterToSql, parseFilter, type FilterFieldSpec } from '../../../../shared/api/filter';
 import { decodePageToken, encodePageToken, queryFingerprint, resolvePageSize } from '../../../../shared/api/page-token';
@@ -16,7 +17,7 @@ import {
   type WorkflowDefinitionMutableField,
 } from './workflow-definition';
 import { workflowDefinitionEtag, workflowDefinitionJson, workflowFieldJson } from './workflow-json';
-import { validateWorkflowDefinitionInput } from './workflow-rules';
+import { validateWorkflowDefinitionInput, WORKFLOW_NAME_PATTERN } from './workflow-rules';
 
 const RESOURCE = 'WorkflowDefinition';
 const CREATE_OPERATION = 'CreateWorkflowDefinition';
@@ -29,8 +30,20 @@ const PREFIX = 'workflow_definition';
 async function assertValid(deps: DomainDeps, tx: Transaction, input: WorkflowDefinitionInput, fields?: readonly string[]) {
   const names = [...new Set(input.steps.map((s) => s.mcpDefinition).filter(Boolean))];
   const known = new Map((await deps.mcpDefinitions.findManyByName(names, tx)).map((d) => [d.name, { tools: d.tools }]));
-  const violations = validateWorkflowDefinitionInput(input, { prefix: PREFIX, fields, knownMcpDefinitions: known });
+  const violations = [
+    ...validateWorkflowDefinitionInput(input, { prefix: PREFIX, fields, knownMcpDefinitions: known }),
+    ...jsonValueViolations(input.description, `${PREFIX}.description`),
+    ...jsonValueViolations(input.parametersSchema, `${PREFIX}.parameters_schema`),
+    ...input.steps.flatMap((s, i) => jsonValueViolations(s.arguments, `${PREFIX}.steps[${i}].arguments`)),
+  ];
   if (violations.length) throw new InvalidArgumentError(violations);
+}
+
+/** Get, update, delete and start name a definition that must at least be well-formed. */
+export function assertValidWorkflowName(name: string, field: string): void {
+  if (!WORKFLOW_NAME_PATTERN.test(name)) {
+    throw InvalidArgumentError.field(field, name ? `"${name}" is not a workflow definition name ([a-z][a-z0-9-]{0,62})` : 'is required');
+  }
 }
 
 export async function createWorkflowDefinition(deps: DomainDeps, input: WorkflowDefinitionInput, rawRequestId: string): Promise<WorkflowDefinition> {
@@ -60,6 +73,7 @@ export async function createWorkflowDefinition(deps: DomainDeps, input: Workflow
 }
 
 export async function getWorkflowDefinition(deps: DomainDeps, name: string): Promise<WorkflowDefinition> {
+  assertValidWorkflowName(name, 'name');
   const definition = await deps.workflowDefinitions.findByName(name);
   if (!definition) throw new NotFoundError(RESOURCE, name);
   return definition;
@@ -104,6 +118,7 @@ export async function updateWorkflowDefinition(
   req: { patch: WorkflowDefinitionInput; updateMask: readonly string[]; etag: string },
 ): Promise<WorkflowDefinition> {
   const fields = resolveUpdateMask(req.updateMask, WORKFLOW_DEFINITION_MUTABLE_FIELDS) as WorkflowDefinitionMutableField[];
+  assertValidWorkflowName(req.patch.name, `${PREFIX}.name`);
   return deps.sequelize.transaction(async (tx) => {
     const current = await deps.workflowDefinitions.findByName(req.patch.name, { tx, lock: 'update' });
     if (!current) throw new NotFoundError(RESOURCE, req.patch.name);
@@ -133,6 +148,7 @@ export async function updateWorkflowDefinition(
 }
 
 export async function deleteWorkflowDefinition(deps: DomainDeps, req: { name: string; etag: string }): Promise<void> {
+  assertValidWorkflowName(req.name, 'name');
   await deps.sequelize.transaction(async (tx) => {
     const current = await deps.workflowDefinitions.findByName(req.name, { tx, lock: 'update' });
     if (!current) throw new NotFoundError(RESOURCE, req.name);

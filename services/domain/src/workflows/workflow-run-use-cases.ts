@@ -1,5 +1,6 @@
 import type { JsonObject } from '@bufbuild/protobuf';
 import { filterToSql, parseFilter, type FilterFieldSpec } from '../../../../shared/api/filter';
+import { jsonValueViolations } from '../../../../shared/api/json-values';
 import { decodePageToken, encodePageToken, queryFingerprint, resolvePageSize } from '../../../../shared/api/page-token';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../../../../shared/errors/app-error';
 import { currentRequestContext, SYSTEM_ACTOR } from '../../../../shared/interceptors/request-context';
@@ -7,6 +8,7 @@ import { currentAuditOrigin } from '../audit-outbox/audit-origin';
 import type { DomainDeps } from '../domain-deps';
 import { createIdempotently } from '../shared-repositories/create-idempotently';
 import { validateRunParameters } from './parameters';
+import { assertValidWorkflowName } from './workflow-definition-use-cases';
 import { ACTIVE_RUN_STATUSES, parseRunName, RUN_STATUSES, runName, type WorkflowRun } from './workflow-run';
 
 const RESOURCE = 'WorkflowRun';
@@ -28,7 +30,9 @@ export async function startWorkflowRun(
   deps: DomainDeps,
   req: { workflowDefinition: string; parameters: JsonObject; requestId: string },
 ): Promise<WorkflowRun> {
-  if (!req.workflowDefinition) throw InvalidArgumentError.field('workflow_definition', 'is required');
+  assertValidWorkflowName(req.workflowDefinition, 'workflow_definition');
+  const unstorable = jsonValueViolations(req.parameters, 'parameters');
+  if (unstorable.length) throw new InvalidArgumentError(unstorable);
   return createIdempotently(deps, {
     operation: START_OPERATION,
     rawRequestId: req.requestId,
