@@ -19,7 +19,7 @@ const FIELDS: Record<string, FilterFieldSpec> = {
   deleted: { type: 'bool', column: 'is_deleted' },
 };
 const ALLOWED = 'action_type, actor_id, deleted, entity_type, occur_time, record_time, seq';
-const ACTIONS = 'allowed: CREATE, UPDATE, DELETE, EXECUTE (the ACTION_TYPE_ prefix is optional)';
+const ACTIONS = 'allowed: CREATE, UPDATE, DELETE, EXECUTE, READ (the ACTION_TYPE_ prefix is optional)';
 
 const one = (text: string): FilterComparison => {
   const result = parseFilter(text, FIELDS);

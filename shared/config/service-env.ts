@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { authEnvShape, checkAuthEnv, toAuthConfig, type AuthConfig } from '../auth/auth-config';
 import { envBool, envHttpUrl, envInt, envLogLevel, envPort, envPostgresUrl } from './env-types';
 
 /**
@@ -15,14 +16,19 @@ export function serviceEnvShape(prefix: string, defaults: { port: number; servic
     [`${prefix}_DB_POOL_MAX`]: envInt(10, 2, 200),
     [`${prefix}_MIGRATE_ON_START`]: envBool(true),
     [`${prefix}_MAX_REQUEST_BYTES`]: envInt(4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
-    REFLECTION: envBool(true),
+    // Unset: on in header mode, off in jwt mode (it reveals the whole API surface).
+    REFLECTION: envBool(true).optional(),
     SHUTDOWN_GRACE_MS: envInt(10_000, 0, 600_000),
     HEALTH_CHECK_INTERVAL_MS: envInt(5_000, 100, 600_000),
     LOG_LEVEL: envLogLevel,
     OTEL_EXPORTER_OTLP_ENDPOINT: envHttpUrl.optional(),
     OTEL_SERVICE_NAME: z.string().default(defaults.serviceName),
+    ...authEnvShape,
   };
 }
+
+/** zod refinement shared by the services' schemas: the cross-field authentication rules. */
+export const checkServiceEnv = (c: Record<string, unknown>, ctx: z.RefinementCtx) => checkAuthEnv(c as never, ctx);
 
 export interface ServiceConfig {
   readonly port: number;
@@ -37,6 +43,7 @@ export interface ServiceConfig {
   readonly logLevel: string;
   readonly otlpEndpoint: string | undefined;
   readonly serviceName: string;
+  readonly auth: AuthConfig;
 }
 
 /** Picks the common settings out of a parsed environment; the database URL must be set one way or the other. */
@@ -49,12 +56,13 @@ export function toServiceConfig(prefix: string, env: Record<string, unknown>): S
     dbPoolMax: get(`${prefix}_DB_POOL_MAX`),
     migrateOnStart: get(`${prefix}_MIGRATE_ON_START`),
     maxRequestBytes: get(`${prefix}_MAX_REQUEST_BYTES`),
-    reflection: get('REFLECTION'),
+    reflection: get<boolean | undefined>('REFLECTION') ?? get('AUTH_MODE') !== 'jwt',
     shutdownGraceMs: get('SHUTDOWN_GRACE_MS'),
     healthCheckIntervalMs: get('HEALTH_CHECK_INTERVAL_MS'),
     logLevel: get('LOG_LEVEL'),
     otlpEndpoint: get('OTEL_EXPORTER_OTLP_ENDPOINT'),
     serviceName: get('OTEL_SERVICE_NAME'),
+    auth: toAuthConfig(env as never),
   };
 }
 

@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Interceptor } from '@connectrpc/connect';
 import { trace } from '@opentelemetry/api';
 import { bindStream } from './bind-stream';
+import type { ActorType, Identity } from '../auth/identity';
 import { parseTraceparent } from '../telemetry/traceparent';
 import { peerAddressKey } from './peer-address-key';
 
@@ -18,11 +19,35 @@ export const MetadataKeys = {
   userAgent: 'user-agent',
   traceparent: 'traceparent',
   tracestate: 'tracestate',
+  authorization: 'authorization',
+  // Identity details a trusted service forwards about its end user (see README: Security).
+  actorType: 'x-actor-type',
+  actorSubject: 'x-actor-subject',
+  actorIssuer: 'x-actor-issuer',
+  actorVerified: 'x-actor-verified',
+  unverifiedActor: 'x-unverified-user-id',
 } as const;
+
+/** What the metadata says about the end user, as a calling service forwarded it (unverified by itself). */
+export interface ForwardedActor {
+  /** False when neither `x-user-id` nor `x-actor-type` was sent: the caller acts for itself. */
+  readonly explicit: boolean;
+  readonly actorId: string;
+  readonly actorType: ActorType;
+  readonly subject: string;
+  readonly issuer: string;
+  readonly verified: boolean;
+  readonly unverifiedActorId: string;
+}
 
 /** Who is calling and from where: read once per call from metadata, then available to every layer. */
 export interface RequestContext {
+  /** The actor to record: `identity.actorId`. */
   readonly actorId: string;
+  /** The caller, as authenticated (header mode: taken from `x-user-id`, unverified). */
+  readonly identity: Identity;
+  /** The end user a calling service speaks for, from metadata; trust it only from a verified service. */
+  readonly forwarded: ForwardedActor;
   readonly traceId: string;
   /** The caller's span id from `traceparent` (or this server's span when none was sent). */
   readonly spanId: string;
@@ -38,6 +63,30 @@ const storage = new AsyncLocalStorage<RequestContext>();
 /** The context of the call being served, or undefined outside a call (e.g. a background job). */
 export function currentRequestContext(): RequestContext | undefined {
   return storage.getStore();
+}
+
+/** Runs `fn` (and, for a streaming response, each step of it) with a replaced request context. */
+export async function withRequestContext<T extends { stream: boolean }>(ctx: RequestContext, fn: () => Promise<T>): Promise<T> {
+  const res = await storage.run(ctx, fn);
+  return res.stream
+    ? { ...res, message: bindStream((res as unknown as { message: AsyncIterable<unknown> }).message, (f) => storage.run(ctx, f)) }
+    : res;
+}
+
+const ACTOR_TYPES: readonly ActorType[] = ['USER', 'SERVICE', 'SYSTEM'];
+
+function forwardedActor(h: Headers): ForwardedActor {
+  const actorId = h.get(MetadataKeys.actor)?.trim() || SYSTEM_ACTOR;
+  const type = h.get(MetadataKeys.actorType)?.trim().toUpperCase() as ActorType | undefined;
+  return {
+    explicit: Boolean(h.get(MetadataKeys.actor)?.trim() || type),
+    actorId,
+    actorType: type && ACTOR_TYPES.includes(type) ? type : actorId === SYSTEM_ACTOR ? 'SYSTEM' : 'USER',
+    subject: h.get(MetadataKeys.actorSubject)?.trim() ?? '',
+    issuer: h.get(MetadataKeys.actorIssuer)?.trim() ?? '',
+    verified: h.get(MetadataKeys.actorVerified)?.trim() === 'true',
+    unverifiedActorId: h.get(MetadataKeys.unverifiedActor)?.trim() ?? '',
+  };
 }
 
 function traceOf(header: Headers): { traceId: string; spanId: string } {
@@ -60,8 +109,22 @@ export function createRequestContextInterceptor(): Interceptor {
   return (next) => async (req) => {
     const h = req.header;
     const forwardedFor = h.get(MetadataKeys.forwardedFor)?.split(',')[0]?.trim();
+    const forwarded = forwardedActor(h);
+    // Header mode: the caller is who x-user-id says, unverified; the auth interceptor replaces
+    // this with a verified identity in jwt mode.
+    const identity: Identity = {
+      actorId: forwarded.actorId,
+      actorType: forwarded.actorId === SYSTEM_ACTOR ? 'SYSTEM' : 'USER',
+      subject: '',
+      issuer: '',
+      verified: false,
+      roles: [],
+      unverifiedActorId: '',
+    };
     const ctx: RequestContext = {
-      actorId: h.get(MetadataKeys.actor)?.trim() || SYSTEM_ACTOR,
+      actorId: identity.actorId,
+      identity,
+      forwarded,
       ...traceOf(h),
       traceState: h.get(MetadataKeys.tracestate)?.trim() ?? '',
       callerService: h.get(MetadataKeys.callerService)?.trim() || 'unknown',
@@ -69,7 +132,6 @@ export function createRequestContextInterceptor(): Interceptor {
       userAgent: h.get(MetadataKeys.clientUserAgent)?.trim() || h.get(MetadataKeys.userAgent)?.trim() || '',
       procedure: `${req.service.typeName}/${req.method.name}`,
     };
-    const res = await storage.run(ctx, () => next(req));
-    return res.stream ? { ...res, message: bindStream(res.message, (fn) => storage.run(ctx, fn)) } : res;
+    return withRequestContext(ctx, () => next(req));
   };
 }

@@ -5,6 +5,8 @@ import type { ServiceConfig } from '../config/service-env';
 import { createSequelize } from '../db/create-sequelize';
 import { runMigrations, type Migration } from '../db/migrator';
 import { startReadinessProbe } from '../db/readiness-probe';
+import type { Requirement } from '../auth/permissions';
+import type { DeniedAttempt } from '../interceptors/auth-interceptor';
 import { createStandardInterceptors } from '../interceptors/standard-interceptors';
 import type { Logger } from '../logging/logger';
 import { createHealthRegistry, type HealthRegistry } from '../rpc/health-service';
@@ -16,6 +18,10 @@ export interface ServiceParts {
   readonly routes: (router: ConnectRouter) => void;
   /** Fully-qualified service names reported by grpc.health.v1 alongside ''. */
   readonly healthServices: readonly string[];
+  /** What each RPC (`pkg.Service/Method`) requires in jwt mode; undeclared RPCs are refused. */
+  readonly requirements: ReadonlyMap<string, Requirement>;
+  /** Records refused calls (e.g. in the audit log). */
+  onDenied?(attempt: DeniedAttempt): Promise<void>;
   readonly httpRoutes?: Record<string, HttpRoute>;
   /** Called once the database is reachable and migrated (e.g. start background workers). */
   onReady?(): void;
@@ -47,7 +53,11 @@ export async function startRpcService(opts: {
   const parts = opts.build({ sequelize, health, metrics });
   const server = createRpcServer({
     routes: parts.routes,
-    interceptors: createStandardInterceptors({ logger, serviceName: config.serviceName }),
+    interceptors: createStandardInterceptors({
+      logger,
+      serviceName: config.serviceName,
+      auth: { config: config.auth, requirements: parts.requirements, onDenied: parts.onDenied?.bind(parts) },
+    }),
     health,
     reflection: config.reflection,
     readMaxBytes: config.maxRequestBytes,
@@ -55,6 +65,9 @@ export async function startRpcService(opts: {
     logger,
   });
   const address = await server.listen(config.port, config.host);
+  if (config.auth.mode === 'header') {
+    logger.warn('AUTH_MODE=header: callers are NOT authenticated and x-user-id is trusted as sent; use AUTH_MODE=jwt in production');
+  }
   let readyOnce = false;
   const probe = startReadinessProbe({
     sequelize,

@@ -1,12 +1,25 @@
 import { z } from 'zod';
+import { envBool } from '../../../shared/config/env-types';
 import { loadConfig } from '../../../shared/config/load-config';
-import { requireDatabaseUrl, serviceEnvShape, toServiceConfig, type ServiceConfig } from '../../../shared/config/service-env';
+import { checkServiceEnv, requireDatabaseUrl, serviceEnvShape, toServiceConfig, type ServiceConfig } from '../../../shared/config/service-env';
 
-/** The audit service's settings: only the common ones (see shared/config/service-env.ts). */
-const schema = z.object(serviceEnvShape('AUDIT', { port: 50052, serviceName: 'mcp-audit' })).refine(...requireDatabaseUrl('AUDIT'));
+/** The audit service's settings: the common ones (shared/config/service-env.ts) and read auditing. */
+const schema = z
+  .object({
+    ...serviceEnvShape('AUDIT', { port: 50052, serviceName: 'mcp-audit' }),
+    // Unset: on in jwt mode (identities mean something there), off in header mode.
+    AUDIT_LOG_READS: envBool(false).optional(),
+  })
+  .refine(...requireDatabaseUrl('AUDIT'))
+  .superRefine(checkServiceEnv);
 
-export type AuditConfig = ServiceConfig;
+export interface AuditConfig extends ServiceConfig {
+  /** Record every Get/List/Verify of the log as a READ entry. */
+  readonly auditReads: boolean;
+}
 
 export function loadAuditConfig(env: NodeJS.ProcessEnv = process.env): AuditConfig {
-  return toServiceConfig('AUDIT', loadConfig(schema, env));
+  const c = loadConfig(schema, env);
+  const common = toServiceConfig('AUDIT', c);
+  return { ...common, auditReads: c.AUDIT_LOG_READS ?? common.auth.mode === 'jwt' };
 }

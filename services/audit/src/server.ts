@@ -4,7 +4,10 @@ import { AuditService } from '../../../shared/gen/mcpbackend/audit/v1/audit_serv
 import { auditMigrations } from '../migrations';
 import type { AuditConfig } from './config';
 import { createActionLogRepository } from './repositories/action-log-repository';
-import { createRoutes } from './routes';
+import { recordLogAccess } from './entries/record-access';
+import { callerProvenance } from './handlers/provenance';
+import { AUDIT_REQUIREMENTS, createRoutes } from './routes';
+import { anonymous } from '../../../shared/auth/identity';
 
 export type RunningAuditService = RunningService;
 
@@ -14,9 +17,22 @@ export async function startAuditService(config: AuditConfig, logger: Logger): Pr
     config,
     logger,
     migrations: auditMigrations,
-    build: ({ sequelize }) => ({
-      routes: createRoutes({ repo: createActionLogRepository(sequelize) }),
-      healthServices: [AuditService.typeName],
-    }),
+    build: ({ sequelize }) => {
+      const repo = createActionLogRepository(sequelize);
+      return {
+        routes: createRoutes({ repo, auditReads: config.auditReads }),
+        healthServices: [AuditService.typeName],
+        requirements: AUDIT_REQUIREMENTS,
+        // A refused write is itself an entry: who tried, from where, and why it was refused.
+        async onDenied(attempt) {
+          if (attempt.requirement !== 'audit_log.write') return;
+          await recordLogAccess(
+            repo,
+            { kind: 'denied_write', entityId: 'actionLogEntries', details: { procedure: attempt.procedure, code: attempt.kind, reason: attempt.reason } },
+            callerProvenance({ ...attempt.context, identity: attempt.identity ?? anonymous(attempt.context.forwarded.actorId) }),
+          );
+        },
+      };
+    },
   });
 }

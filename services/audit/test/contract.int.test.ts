@@ -200,6 +200,10 @@ const millis = (ts: WireTimestamp) => Number(ts.seconds) * 1000 + ts.nanos / 1e6
 const ENTRY_KEYS = [
   'action_type',
   'actor_id',
+  'actor_issuer',
+  'actor_subject',
+  'actor_type',
+  'actor_verified',
   'client_ip',
   'details',
   'entity_id',
@@ -208,6 +212,7 @@ const ENTRY_KEYS = [
   'hash',
   'name',
   'occur_time',
+  'outcome',
   'prev_hash',
   'record_time',
   'seq',
@@ -215,6 +220,7 @@ const ENTRY_KEYS = [
   'span_id',
   'trace_id',
   'trace_state',
+  'unverified_actor_id',
   'user_agent',
 ];
 
@@ -257,6 +263,8 @@ describe('AuditService over @grpc/grpc-js, from the .proto files', () => {
 
     expect(typeof e.seq).toBe('string');
     expect(e.seq).toMatch(SEQ);
+    // Header mode: the named actor is a user, and nothing about it was verified.
+    expect(e).toMatchObject({ actor_type: 'ACTOR_TYPE_USER', actor_verified: false, actor_subject: '', outcome: 'OUTCOME_SUCCEEDED' });
     expect(e.name).toBe(`actionLogEntries/${e.seq}`);
     expect(e).toMatchObject({
       event_id: input.event_id,

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { envBool, envHttpUrl, envInt } from '../../../shared/config/env-types';
 import { loadConfig } from '../../../shared/config/load-config';
-import { requireDatabaseUrl, serviceEnvShape, toServiceConfig, type ServiceConfig } from '../../../shared/config/service-env';
+import { checkServiceEnv, requireDatabaseUrl, serviceEnvShape, toServiceConfig, type ServiceConfig } from '../../../shared/config/service-env';
 
 /** The domain service's settings: the common ones plus audit delivery (README lists them all). */
 const schema = z
@@ -16,6 +16,10 @@ const schema = z
     AUDIT_RELAY_MAX_BACKOFF_MS: envInt(30_000, 1, 3_600_000),
     AUDIT_RELAY_TIMEOUT_MS: envInt(5_000, 100, 120_000),
     AUDIT_BACKLOG_WARN_AFTER_S: envInt(30, 1, 86_400),
+    // How the relay authenticates to an audit service in jwt mode: a token, or a file holding
+    // one (re-read when it changes, for rotated tokens).
+    AUDIT_SERVICE_TOKEN: z.string().optional(),
+    AUDIT_SERVICE_TOKEN_FILE: z.string().optional(),
     DOMAIN_ROLE: z.enum(['all', 'api', 'engine'], { message: 'expected all, api or engine' }).default('all'),
     ENGINE_ID: z.string().optional(),
     ENGINE_CONCURRENCY: envInt(10, 1, 1000),
@@ -26,6 +30,11 @@ const schema = z
     MCP_CONNECT_TIMEOUT_MS: envInt(10_000, 100, 600_000),
   })
   .refine(...requireDatabaseUrl('DOMAIN'))
+  .superRefine(checkServiceEnv)
+  .refine((c) => !(c.AUDIT_SERVICE_TOKEN && c.AUDIT_SERVICE_TOKEN_FILE), {
+    message: 'set AUDIT_SERVICE_TOKEN or AUDIT_SERVICE_TOKEN_FILE, not both',
+    path: ['AUDIT_SERVICE_TOKEN'],
+  })
   .refine((c) => c.AUDIT_RELAY_MAX_BACKOFF_MS >= c.AUDIT_RELAY_MIN_BACKOFF_MS, {
     message: 'must be at least AUDIT_RELAY_MIN_BACKOFF_MS',
     path: ['AUDIT_RELAY_MAX_BACKOFF_MS'],
@@ -58,6 +67,8 @@ export interface DomainConfig extends ServiceConfig {
     readonly maxBackoffMs: number;
     readonly timeoutMs: number;
     readonly backlogWarnAfterSeconds: number;
+    readonly serviceToken: string | undefined;
+    readonly serviceTokenFile: string | undefined;
   };
 }
 
@@ -85,6 +96,8 @@ export function loadDomainConfig(env: NodeJS.ProcessEnv = process.env): DomainCo
       maxBackoffMs: c.AUDIT_RELAY_MAX_BACKOFF_MS,
       timeoutMs: c.AUDIT_RELAY_TIMEOUT_MS,
       backlogWarnAfterSeconds: c.AUDIT_BACKLOG_WARN_AFTER_S,
+      serviceToken: c.AUDIT_SERVICE_TOKEN,
+      serviceTokenFile: c.AUDIT_SERVICE_TOKEN_FILE,
     },
   };
 }

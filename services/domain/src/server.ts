@@ -13,7 +13,10 @@ import { createEngineStore } from './engine/engine-store';
 import { createMcpClientPool } from './engine/mcp-client-pool';
 import { defaultEngineId, startWorkflowEngine, type WorkflowEngine } from './engine/workflow-engine';
 import { createMcpDefinitionRepository } from './mcp-definitions/mcp-definition-repository';
-import { createRoutes, DOMAIN_SERVICES } from './routes';
+import { createRoutes, DOMAIN_REQUIREMENTS, DOMAIN_SERVICES } from './routes';
+import { deniedEvent, deniedIdentity } from './denied-attempts';
+import { currentAuditOrigin } from './audit-outbox/audit-origin';
+import { serviceTokenSource } from './audit-outbox/service-token';
 import { createIdempotencyRepository } from './shared-repositories/idempotency-repository';
 import { createRunEvents } from './workflows/run-events';
 import { createWorkflowDefinitionRepository } from './workflows/workflow-definition-repository';
@@ -57,6 +60,14 @@ export async function startDomainService(config: DomainConfig, logger: Logger): 
       return {
         routes: serveApi ? createRoutes(deps) : () => {},
         healthServices: serveApi ? DOMAIN_SERVICES : [],
+        requirements: DOMAIN_REQUIREMENTS,
+        // A refused mutation is audited like any other: through the outbox, never lost.
+        async onDenied(attempt) {
+          const event = deniedEvent(attempt);
+          if (!event) return;
+          const origin = currentAuditOrigin({ ...attempt.context, identity: deniedIdentity(attempt) });
+          await sequelize.transaction((tx) => deps.audit.record(tx, event, origin));
+        },
         httpRoutes: {
           // gRPC health says serving or not; this adds why, and how far audit delivery is behind.
           '/healthz': async () => {
@@ -80,7 +91,12 @@ export async function startDomainService(config: DomainConfig, logger: Logger): 
             relay = startAuditRelay({
               sequelize,
               outbox,
-              sink: createGrpcAuditSink({ auditUrl: config.audit.url, serviceName: config.serviceName, timeoutMs: config.audit.timeoutMs }),
+              sink: createGrpcAuditSink({
+                auditUrl: config.audit.url,
+                serviceName: config.serviceName,
+                timeoutMs: config.audit.timeoutMs,
+                serviceToken: serviceTokenSource({ token: config.audit.serviceToken, file: config.audit.serviceTokenFile }),
+              }),
               logger,
               batchSize: config.audit.batchSize,
               concurrency: config.audit.concurrency,

@@ -1,10 +1,21 @@
 import type { JsonObject } from '@bufbuild/protobuf';
 
-export const ACTION_TYPES = ['CREATE', 'UPDATE', 'DELETE', 'EXECUTE'] as const;
+/** In proto enum order (number = index + 1). */
+export const ACTION_TYPES = ['CREATE', 'UPDATE', 'DELETE', 'EXECUTE', 'READ'] as const;
 export type ActionTypeName = (typeof ACTION_TYPES)[number];
 
-export const ENTITY_TYPES = ['MCP_DEFINITION', 'WORKFLOW_DEFINITION', 'WORKFLOW_RUN'] as const;
+export const ENTITY_TYPES = ['MCP_DEFINITION', 'WORKFLOW_DEFINITION', 'WORKFLOW_RUN', 'ACTION_LOG'] as const;
 export type EntityTypeName = (typeof ENTITY_TYPES)[number];
+
+export const ACTOR_TYPES = ['USER', 'SERVICE', 'SYSTEM'] as const;
+export type ActorTypeName = (typeof ACTOR_TYPES)[number];
+
+export const OUTCOMES = ['SUCCEEDED', 'DENIED'] as const;
+export type OutcomeName = (typeof OUTCOMES)[number];
+
+/** Only the audit service writes these: reads of the log itself. Producers may not. */
+export const RESERVED_ACTION_TYPES: readonly ActionTypeName[] = ['READ'];
+export const RESERVED_ENTITY_TYPES: readonly EntityTypeName[] = ['ACTION_LOG'];
 
 /** What a producer asks to record (already validated). */
 export interface NewEntry {
@@ -15,11 +26,17 @@ export interface NewEntry {
   readonly entityType: EntityTypeName;
   readonly entityId: string;
   readonly details: JsonObject;
+  readonly outcome: OutcomeName;
 }
 
 /** Who recorded it and from where: taken from request metadata, never from the body. */
 export interface Provenance {
   readonly actorId: string;
+  readonly actorType: ActorTypeName;
+  readonly actorSubject: string;
+  readonly actorIssuer: string;
+  readonly actorVerified: boolean;
+  readonly unverifiedActorId: string;
   readonly traceId: string;
   readonly spanId: string;
   readonly traceState: string;
@@ -38,6 +55,9 @@ export interface ActionLogEntry extends Provenance {
   readonly entityType: EntityTypeName;
   readonly entityId: string;
   readonly details: JsonObject;
+  readonly outcome: OutcomeName;
+  /** Which canonical form the hash covers (1: before identity and outcome were recorded). */
+  readonly hashVersion: 1 | 2;
   readonly prevHash: string;
   readonly hash: string;
 }

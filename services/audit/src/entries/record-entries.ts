@@ -42,6 +42,7 @@ export async function recordEntries(
         entityType: e.entityType,
         entityId: e.entityId,
         details: e.details,
+        outcome: e.outcome,
       })),
     );
     await appender.insert(sealed);

@@ -1,4 +1,4 @@
-import { create } from '@bufbuild/protobuf';
+import { create, type JsonObject } from '@bufbuild/protobuf';
 import type { ServiceImpl } from '@connectrpc/connect';
 import { InvalidArgumentError, type FieldViolation } from '../../../../shared/errors/app-error';
 import {
@@ -9,8 +9,8 @@ import {
   ListActionLogEntriesResponseSchema,
   VerifyActionLogResponseSchema,
 } from '../../../../shared/gen/mcpbackend/audit/v1/audit_service_pb';
-import { currentRequestContext, SYSTEM_ACTOR } from '../../../../shared/interceptors/request-context';
-import type { NewEntry, Provenance, RecordResult } from '../entries/action-log-entry';
+import type { NewEntry, RecordResult } from '../entries/action-log-entry';
+import { recordLogAccess } from '../entries/record-access';
 import { getEntry } from '../entries/get-entry';
 import { listEntries } from '../entries/list-entries';
 import { recordEntries } from '../entries/record-entries';
@@ -18,32 +18,22 @@ import { verifyLog } from '../entries/verify-log';
 import type { ActionLogRepository } from '../repositories/action-log-repository';
 import { parseEntryInput, parseEntryInputOrThrow } from './entry-input';
 import { toEntryMessage } from './entry-output';
+import { callerProvenance, producerProvenance } from './provenance';
 
 export const MAX_BATCH_ENTRIES = 1000;
-
-/** Actor, trace and client details come from metadata (read by the request-context interceptor). */
-function provenance(): Provenance {
-  const ctx = currentRequestContext();
-  return {
-    actorId: ctx?.actorId ?? SYSTEM_ACTOR,
-    traceId: ctx?.traceId ?? '',
-    spanId: ctx?.spanId ?? '',
-    traceState: ctx?.traceState ?? '',
-    serviceName: ctx?.callerService ?? 'unknown',
-    clientIp: ctx?.clientIp ?? '',
-    userAgent: ctx?.userAgent ?? '',
-  };
-}
 
 const toResult = (r: RecordResult) =>
   create(CreateActionLogEntryResponseSchema, { actionLogEntry: toEntryMessage(r.entry), replayed: r.replayed });
 
 /** Proto in, proto out: validation of shape, then a use case. No SQL, no business rules here. */
-export function createAuditHandler(deps: { repo: ActionLogRepository }): ServiceImpl<typeof AuditService> {
+export function createAuditHandler(deps: { repo: ActionLogRepository; auditReads: boolean }): ServiceImpl<typeof AuditService> {
   const { repo } = deps;
+  const recordRead = async (entityId: string, details: JsonObject) => {
+    if (deps.auditReads) await recordLogAccess(repo, { kind: 'read', entityId, details }, callerProvenance());
+  };
   return {
     async createActionLogEntry(req) {
-      const [result] = await recordEntries(repo, [parseEntryInputOrThrow(req)], provenance());
+      const [result] = await recordEntries(repo, [parseEntryInputOrThrow(req)], producerProvenance());
       return toResult(result!);
     },
 
@@ -61,12 +51,14 @@ export function createAuditHandler(deps: { repo: ActionLogRepository }): Service
       });
       // All or nothing: one bad entry rejects the batch before anything is written.
       if (violations.length) throw new InvalidArgumentError(violations);
-      const results = await recordEntries(repo, entries, provenance());
+      const results = await recordEntries(repo, entries, producerProvenance());
       return create(BatchCreateActionLogEntriesResponseSchema, { results: results.map(toResult) });
     },
 
     async getActionLogEntry(req) {
-      return create(GetActionLogEntryResponseSchema, { actionLogEntry: toEntryMessage(await getEntry(repo, req.name)) });
+      const entry = await getEntry(repo, req.name);
+      await recordRead(req.name, { procedure: 'GetActionLogEntry' });
+      return create(GetActionLogEntryResponseSchema, { actionLogEntry: toEntryMessage(entry) });
     },
 
     async listActionLogEntries(req) {
@@ -76,6 +68,14 @@ export function createAuditHandler(deps: { repo: ActionLogRepository }): Service
         pageSize: req.pageSize,
         pageToken: req.pageToken,
       });
+      await recordRead('actionLogEntries', {
+        procedure: 'ListActionLogEntries',
+        filter: req.filter,
+        orderBy: req.orderBy,
+        pageSize: req.pageSize,
+        continued: req.pageToken !== '',
+        returned: page.entries.length,
+      });
       return create(ListActionLogEntriesResponseSchema, {
         actionLogEntries: page.entries.map(toEntryMessage),
         nextPageToken: page.nextPageToken,
@@ -84,6 +84,12 @@ export function createAuditHandler(deps: { repo: ActionLogRepository }): Service
 
     async verifyActionLog(req) {
       const r = await verifyLog(repo, req.startSeq, req.endSeq);
+      await recordRead('actionLogEntries', {
+        procedure: 'VerifyActionLog',
+        startSeq: req.startSeq.toString(),
+        endSeq: req.endSeq.toString(),
+        valid: r.valid,
+      });
       return create(VerifyActionLogResponseSchema, {
         valid: r.valid,
         verifiedCount: BigInt(r.verifiedCount),

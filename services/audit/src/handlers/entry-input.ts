@@ -1,8 +1,9 @@
 import { timestampDate, type Timestamp } from '@bufbuild/protobuf/wkt';
 import { InvalidArgumentError, type FieldViolation } from '../../../../shared/errors/app-error';
-import type { ActionType, EntityType } from '../../../../shared/gen/mcpbackend/audit/v1/action_log_entry_pb';
+import type { ActionType, ActorType, EntityType } from '../../../../shared/gen/mcpbackend/audit/v1/action_log_entry_pb';
 import type { CreateActionLogEntryRequest } from '../../../../shared/gen/mcpbackend/audit/v1/audit_service_pb';
-import { ACTION_TYPES, ENTITY_TYPES, type NewEntry } from '../entries/action-log-entry';
+import { Outcome } from '../../../../shared/gen/mcpbackend/audit/v1/action_log_entry_pb';
+import { ACTION_TYPES, ACTOR_TYPES, ENTITY_TYPES, RESERVED_ACTION_TYPES, RESERVED_ENTITY_TYPES, type NewEntry, type OutcomeName } from '../entries/action-log-entry';
 
 /** Limits on one entry; the request as a whole is capped by the server's read limit (4 MiB). */
 export const DETAILS_MAX_BYTES = 64 * 1024;
@@ -17,6 +18,17 @@ function enumName<T extends number>(value: T, names: readonly string[], field: s
   if (value === 0) v.push({ field, description: `is required (${typeName}_UNSPECIFIED is not allowed)` });
   else if (!names[value - 1]) v.push({ field, description: `unknown ${typeName} value ${value}` });
   return names[value - 1] ?? '';
+}
+
+function reserved(name: string, list: readonly string[], field: string, v: FieldViolation[]): void {
+  if (list.includes(name)) v.push({ field, description: `${name} is reserved for entries the audit service records itself` });
+}
+
+function outcome(value: Outcome, field: string, v: FieldViolation[]): OutcomeName {
+  if (value === Outcome.UNSPECIFIED || value === Outcome.SUCCEEDED) return 'SUCCEEDED';
+  if (value === Outcome.DENIED) return 'DENIED';
+  v.push({ field, description: `unknown OUTCOME value ${value}` });
+  return 'SUCCEEDED';
 }
 
 function occurTime(ts: Timestamp | undefined, field: string, v: FieldViolation[]): Date | undefined {
@@ -41,6 +53,9 @@ export function parseEntryInput(req: CreateActionLogEntryRequest, prefix = ''): 
   else if (!UUID.test(e.eventId)) v.push({ field: `${base}.event_id`, description: `"${e.eventId}" is not a UUID` });
   const actionType = enumName(e.actionType, ACTION_TYPES, `${base}.action_type`, 'ACTION_TYPE', v);
   const entityType = enumName(e.entityType, ENTITY_TYPES, `${base}.entity_type`, 'ENTITY_TYPE', v);
+  reserved(actionType, RESERVED_ACTION_TYPES, `${base}.action_type`, v);
+  reserved(entityType, RESERVED_ENTITY_TYPES, `${base}.entity_type`, v);
+  const result = outcome(e.outcome, `${base}.outcome`, v);
   if (!e.entityId.trim()) v.push({ field: `${base}.entity_id`, description: 'is required' });
   else if (e.entityId.length > ENTITY_ID_MAX_LENGTH) v.push({ field: `${base}.entity_id`, description: `must be at most ${ENTITY_ID_MAX_LENGTH} characters` });
   // eslint-disable-next-line no-control-regex
@@ -60,6 +75,7 @@ export function parseEntryInput(req: CreateActionLogEntryRequest, prefix = ''): 
       entityType: entityType as NewEntry['entityType'],
       entityId: e.entityId,
       details,
+      outcome: result,
     },
     violations: [],
   };
@@ -74,3 +90,5 @@ export function parseEntryInputOrThrow(req: CreateActionLogEntryRequest): NewEnt
 // Keep the proto enum numbering and the domain name lists in lock-step.
 export const actionTypeNumber = (name: string): ActionType => (ACTION_TYPES.indexOf(name as never) + 1) as ActionType;
 export const entityTypeNumber = (name: string): EntityType => (ENTITY_TYPES.indexOf(name as never) + 1) as EntityType;
+export const actorTypeNumber = (name: string): ActorType => (ACTOR_TYPES.indexOf(name as never) + 1) as ActorType;
+export const outcomeNumber = (name: OutcomeName): Outcome => (name === 'DENIED' ? Outcome.DENIED : Outcome.SUCCEEDED);

@@ -3,7 +3,7 @@ import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { ActionLogEntrySchema, type ActionLogEntry as ActionLogEntryMessage } from '../../../../shared/gen/mcpbackend/audit/v1/action_log_entry_pb';
 import type { ActionLogEntry } from '../entries/action-log-entry';
 import { entryName } from '../entries/get-entry';
-import { actionTypeNumber, entityTypeNumber } from './entry-input';
+import { actionTypeNumber, actorTypeNumber, entityTypeNumber, outcomeNumber } from './entry-input';
 
 export function toEntryMessage(e: ActionLogEntry): ActionLogEntryMessage {
   return create(ActionLogEntrySchema, {
@@ -25,5 +25,11 @@ export function toEntryMessage(e: ActionLogEntry): ActionLogEntryMessage {
     userAgent: e.userAgent,
     hash: e.hash,
     prevHash: e.prevHash,
+    actorType: actorTypeNumber(e.actorType),
+    actorSubject: e.actorSubject,
+    actorIssuer: e.actorIssuer,
+    actorVerified: e.actorVerified,
+    unverifiedActorId: e.unverifiedActorId,
+    outcome: outcomeNumber(e.outcome),
   });
 }

@@ -1,5 +1,5 @@
 import { QueryTypes, type Sequelize, type Transaction } from 'sequelize';
-import type { ActionLogEntry, ActionTypeName, EntityTypeName } from '../entries/action-log-entry';
+import type { ActionLogEntry, ActionTypeName, ActorTypeName, EntityTypeName, OutcomeName } from '../entries/action-log-entry';
 
 /** The only place that knows the action log's SQL. Everything it returns is a plain object. */
 
@@ -21,11 +21,19 @@ interface EntryRow {
   user_agent: string;
   prev_hash: string;
   hash: string;
+  hash_version: number;
+  actor_type: string;
+  actor_subject: string;
+  actor_issuer: string;
+  actor_verified: boolean;
+  unverified_actor_id: string;
+  outcome: string;
 }
 
 const COLUMNS =
   'seq, event_id, occur_time, record_time, actor_id, action_type, entity_type, entity_id, details, ' +
-  'trace_id, span_id, trace_state, service_name, client_ip, user_agent, prev_hash, hash';
+  'trace_id, span_id, trace_state, service_name, client_ip, user_agent, prev_hash, hash, ' +
+  'hash_version, actor_type, actor_subject, actor_issuer, actor_verified, unverified_actor_id, outcome';
 
 function toEntry(r: EntryRow): ActionLogEntry {
   return {
@@ -46,6 +54,14 @@ function toEntry(r: EntryRow): ActionLogEntry {
     userAgent: r.user_agent,
     prevHash: r.prev_hash,
     hash: r.hash,
+    hashVersion: r.hash_version as 1 | 2,
+    // Version 1 rows predate identity: they were written by unauthenticated callers.
+    actorType: (r.actor_type || (r.actor_id === 'system' ? 'SYSTEM' : 'USER')) as ActorTypeName,
+    actorSubject: r.actor_subject,
+    actorIssuer: r.actor_issuer,
+    actorVerified: r.actor_verified,
+    unverifiedActorId: r.unverified_actor_id,
+    outcome: r.outcome as OutcomeName,
   };
 }
 
@@ -105,13 +121,14 @@ export function createActionLogRepository(sequelize: Sequelize) {
           async insert(entries) {
             if (entries.length === 0) return;
             // One statement for the whole batch: unnest() of column arrays keeps the bind
-            // count fixed (17) however many rows there are.
+            // count fixed (24) however many rows there are.
             const col = <K extends keyof ActionLogEntry>(k: K) => entries.map((e) => e[k]);
             await sequelize.query(
               `INSERT INTO action_log_entries (${COLUMNS})
                SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::timestamptz[], $4::timestamptz[], $5::text[],
                  $6::text[], $7::text[], $8::text[], $9::jsonb[], $10::text[], $11::text[], $12::text[], $13::text[],
-                 $14::text[], $15::text[], $16::text[], $17::text[])`,
+                 $14::text[], $15::text[], $16::text[], $17::text[], $18::smallint[], $19::text[], $20::text[], $21::text[],
+                 $22::boolean[], $23::text[], $24::text[])`,
               {
                 bind: [
                   entries.map((e) => e.seq.toString()),
@@ -131,6 +148,13 @@ export function createActionLogRepository(sequelize: Sequelize) {
                   col('userAgent'),
                   col('prevHash'),
                   col('hash'),
+                  col('hashVersion'),
+                  col('actorType'),
+                  col('actorSubject'),
+                  col('actorIssuer'),
+                  col('actorVerified'),
+                  col('unverifiedActorId'),
+                  col('outcome'),
                 ],
                 type: QueryTypes.INSERT,
                 transaction,

@@ -1,6 +1,6 @@
 import { createClient, Code, ConnectError } from '@connectrpc/connect';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
-import { ActionType, EntityType } from '../../../../shared/gen/mcpbackend/audit/v1/action_log_entry_pb';
+import { ActionType, EntityType, Outcome } from '../../../../shared/gen/mcpbackend/audit/v1/action_log_entry_pb';
 import { AuditService } from '../../../../shared/gen/mcpbackend/audit/v1/audit_service_pb';
 import { MetadataKeys } from '../../../../shared/interceptors/request-context';
 import { createRpcClientTransport } from '../../../../shared/rpc/client-transport';
@@ -19,13 +19,26 @@ export function isUnreachable(err: unknown): boolean {
  * The gRPC sink: one CreateActionLogEntry per entry, with the original actor, trace context,
  * client IP and user agent in metadata, as the audit service requires (never in the body).
  */
-export function createGrpcAuditSink(opts: { auditUrl: string; serviceName: string; timeoutMs: number }): AuditSink {
+export function createGrpcAuditSink(opts: {
+  auditUrl: string;
+  serviceName: string;
+  timeoutMs: number;
+  /** The service's bearer token (jwt mode), read per call so a rotated token is picked up. */
+  serviceToken: () => Promise<string | undefined>;
+}): AuditSink {
   const client = createClient(AuditService, createRpcClientTransport({ baseUrl: opts.auditUrl, protocol: 'grpc' }));
   return async (e) => {
     const headers: Record<string, string> = {
       [MetadataKeys.actor]: e.actorId,
+      [MetadataKeys.actorType]: e.actorType,
+      [MetadataKeys.actorVerified]: String(e.actorVerified),
       [MetadataKeys.callerService]: opts.serviceName,
     };
+    const token = await opts.serviceToken();
+    if (token) headers[MetadataKeys.authorization] = `Bearer ${token}`;
+    if (e.actorSubject) headers[MetadataKeys.actorSubject] = e.actorSubject;
+    if (e.actorIssuer) headers[MetadataKeys.actorIssuer] = e.actorIssuer;
+    if (e.unverifiedActorId) headers[MetadataKeys.unverifiedActor] = e.unverifiedActorId;
     if (e.traceparent) headers[MetadataKeys.traceparent] = e.traceparent;
     if (e.tracestate) headers[MetadataKeys.tracestate] = e.tracestate;
     if (e.clientIp) headers[MetadataKeys.clientIp] = e.clientIp;
@@ -39,6 +52,7 @@ export function createGrpcAuditSink(opts: { auditUrl: string; serviceName: strin
           entityType: EntityType[e.entityType],
           entityId: e.entityId,
           details: e.details,
+          outcome: e.outcome === 'DENIED' ? Outcome.DENIED : Outcome.SUCCEEDED,
         },
       },
       { headers, timeoutMs: opts.timeoutMs },

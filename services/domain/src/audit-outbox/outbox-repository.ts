@@ -16,6 +16,12 @@ interface OutboxRow {
   entity_id: string;
   details: AuditEvent['details'];
   attempts: number;
+  actor_type: string;
+  actor_subject: string;
+  actor_issuer: string;
+  actor_verified: boolean;
+  unverified_actor_id: string;
+  outcome: string;
 }
 
 const toEntry = (r: OutboxRow): OutboxEntry => ({
@@ -32,6 +38,12 @@ const toEntry = (r: OutboxRow): OutboxEntry => ({
   entityId: r.entity_id,
   details: r.details,
   attempts: r.attempts,
+  actorType: r.actor_type as AuditOrigin['actorType'],
+  actorSubject: r.actor_subject,
+  actorIssuer: r.actor_issuer,
+  actorVerified: r.actor_verified,
+  unverifiedActorId: r.unverified_actor_id,
+  outcome: r.outcome as 'SUCCEEDED' | 'DENIED',
 });
 
 export function createOutboxRepository(sequelize: Sequelize) {
@@ -40,11 +52,13 @@ export function createOutboxRepository(sequelize: Sequelize) {
     async insert(tx: Transaction, event: AuditEvent, origin: AuditOrigin): Promise<void> {
       await sequelize.query(
         `INSERT INTO audit_outbox (event_id, occur_time, actor_id, traceparent, tracestate, client_ip, user_agent,
-           action_type, entity_type, entity_id, details)
-         VALUES ($1, clock_timestamp(), $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+           action_type, entity_type, entity_id, details, actor_type, actor_subject, actor_issuer, actor_verified,
+           unverified_actor_id, outcome)
+         VALUES ($1, clock_timestamp(), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
         {
           bind: [randomUUID(), origin.actorId, origin.traceparent, origin.tracestate, origin.clientIp, origin.userAgent,
-            event.actionType, event.entityType, event.entityId, JSON.stringify(event.details)],
+            event.actionType, event.entityType, event.entityId, JSON.stringify(event.details), origin.actorType,
+            origin.actorSubject, origin.actorIssuer, origin.actorVerified, origin.unverifiedActorId, event.outcome ?? 'SUCCEEDED'],
           transaction: tx,
         },
       );

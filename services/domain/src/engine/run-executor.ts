@@ -5,8 +5,8 @@ import type { Logger } from '../../../../shared/logging/logger';
 import { backoffMs } from '../../../../shared/runtime/backoff';
 import { formatTraceparent, parseTraceparent } from '../../../../shared/telemetry/traceparent';
 import type { AuditOrigin } from '../audit-outbox/audit-event';
+import { systemOrigin } from '../audit-outbox/audit-origin';
 import type { AuditRecorder } from '../audit-outbox/audit-recorder';
-import { SYSTEM_ACTOR } from '../../../../shared/interceptors/request-context';
 import type { McpDefinitionRepository } from '../mcp-definitions/mcp-definition-repository';
 import { secretValues } from '../mcp-definitions/redact';
 import { renderTemplate, TemplateRenderError } from '../workflows/template';
@@ -47,13 +47,7 @@ function runContext(run: WorkflowRun) {
 /** Engine actions are the system's, in the trace of the request that started the run. */
 function originOf(span: Span): AuditOrigin {
   const sc = span.spanContext();
-  return {
-    actorId: SYSTEM_ACTOR,
-    traceparent: trace.isSpanContextValid(sc) ? formatTraceparent({ traceId: sc.traceId, spanId: sc.spanId, flags: sc.traceFlags }) : '',
-    tracestate: '',
-    clientIp: '',
-    userAgent: '',
-  };
+  return systemOrigin(trace.isSpanContextValid(sc) ? formatTraceparent({ traceId: sc.traceId, spanId: sc.spanId, flags: sc.traceFlags }) : '');
 }
 
 /**

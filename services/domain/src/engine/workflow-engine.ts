@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { PgListener } from '../../../../shared/db/pg-listener';
-import { SYSTEM_ACTOR } from '../../../../shared/interceptors/request-context';
 import { parseTraceparent } from '../../../../shared/telemetry/traceparent';
+import { systemOrigin } from '../audit-outbox/audit-origin';
 import { runName } from '../workflows/workflow-run';
 import { RUN_CHANNELS } from '../workflows/workflow-run-repository';
 import { executeRun, type ExecutorDeps, type StopReason } from './run-executor';
@@ -53,13 +53,7 @@ export function startWorkflowEngine(deps: ExecutorDeps & { listener: PgListener 
       const runs = await store.claimRuns(tx, opts.engineId, free, opts.leaseMs);
       for (const c of runs) {
         const run = (await deps.runs.findByUid(c.uid, { tx }))!;
-        const origin = {
-          actorId: SYSTEM_ACTOR,
-          traceparent: parseTraceparent(run.traceparent) ? run.traceparent : '',
-          tracestate: '',
-          clientIp: '',
-          userAgent: '',
-        };
+        const origin = systemOrigin(parseTraceparent(run.traceparent) ? run.traceparent : '');
         const entity = { entityType: 'WORKFLOW_RUN' as const, entityId: runName(c.uid) };
         if (c.previousStatus === 'PENDING') {
           await deps.runs.notifyChanged(tx, c.uid);

@@ -12,14 +12,15 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file mcpbackend/audit/v1/action_log_entry.proto.
  */
 export const file_mcpbackend_audit_v1_action_log_entry: GenFile = /*@__PURE__*/
-  fileDesc("CiptY3BiYWNrZW5kL2F1ZGl0L3YxL2FjdGlvbl9sb2dfZW50cnkucHJvdG8SE21jcGJhY2tlbmQuYXVkaXQudjEi7wMKDkFjdGlvbkxvZ0VudHJ5EgwKBG5hbWUYASABKAkSCwoDc2VxGAIgASgDEhAKCGV2ZW50X2lkGAMgASgJEi4KCm9jY3VyX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3JlY29yZF90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghhY3Rvcl9pZBgGIAEoCRI0CgthY3Rpb25fdHlwZRgHIAEoDjIfLm1jcGJhY2tlbmQuYXVkaXQudjEuQWN0aW9uVHlwZRI0CgtlbnRpdHlfdHlwZRgIIAEoDjIfLm1jcGJhY2tlbmQuYXVkaXQudjEuRW50aXR5VHlwZRIRCgllbnRpdHlfaWQYCSABKAkSKAoHZGV0YWlscxgKIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEAoIdHJhY2VfaWQYCyABKAkSDwoHc3Bhbl9pZBgMIAEoCRITCgt0cmFjZV9zdGF0ZRgNIAEoCRIUCgxzZXJ2aWNlX25hbWUYDiABKAkSEQoJY2xpZW50X2lwGA8gASgJEhIKCnVzZXJfYWdlbnQYECABKAkSDAoEaGFzaBgRIAEoCRIRCglwcmV2X2hhc2gYEiABKAkqigEKCkFjdGlvblR5cGUSGwoXQUNUSU9OX1RZUEVfVU5TUEVDSUZJRUQQABIWChJBQ1RJT05fVFlQRV9DUkVBVEUQARIWChJBQ1RJT05fVFlQRV9VUERBVEUQAhIWChJBQ1RJT05fVFlQRV9ERUxFVEUQAxIXChNBQ1RJT05fVFlQRV9FWEVDVVRFEAQqjAEKCkVudGl0eVR5cGUSGwoXRU5USVRZX1RZUEVfVU5TUEVDSUZJRUQQABIeChpFTlRJVFlfVFlQRV9NQ1BfREVGSU5JVElPThABEiMKH0VOVElUWV9UWVBFX1dPUktGTE9XX0RFRklOSVRJT04QAhIcChhFTlRJVFlfVFlQRV9XT1JLRkxPV19SVU4QA2IGcHJvdG8z", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("CiptY3BiYWNrZW5kL2F1ZGl0L3YxL2FjdGlvbl9sb2dfZW50cnkucHJvdG8SE21jcGJhY2tlbmQuYXVkaXQudjEitAUKDkFjdGlvbkxvZ0VudHJ5EgwKBG5hbWUYASABKAkSCwoDc2VxGAIgASgDEhAKCGV2ZW50X2lkGAMgASgJEi4KCm9jY3VyX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3JlY29yZF90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghhY3Rvcl9pZBgGIAEoCRI0CgthY3Rpb25fdHlwZRgHIAEoDjIfLm1jcGJhY2tlbmQuYXVkaXQudjEuQWN0aW9uVHlwZRI0CgtlbnRpdHlfdHlwZRgIIAEoDjIfLm1jcGJhY2tlbmQuYXVkaXQudjEuRW50aXR5VHlwZRIRCgllbnRpdHlfaWQYCSABKAkSKAoHZGV0YWlscxgKIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEAoIdHJhY2VfaWQYCyABKAkSDwoHc3Bhbl9pZBgMIAEoCRITCgt0cmFjZV9zdGF0ZRgNIAEoCRIUCgxzZXJ2aWNlX25hbWUYDiABKAkSEQoJY2xpZW50X2lwGA8gASgJEhIKCnVzZXJfYWdlbnQYECABKAkSDAoEaGFzaBgRIAEoCRIRCglwcmV2X2hhc2gYEiABKAkSMgoKYWN0b3JfdHlwZRgTIAEoDjIeLm1jcGJhY2tlbmQuYXVkaXQudjEuQWN0b3JUeXBlEhUKDWFjdG9yX3N1YmplY3QYFCABKAkSFAoMYWN0b3JfaXNzdWVyGBUgASgJEhYKDmFjdG9yX3ZlcmlmaWVkGBYgASgIEhsKE3VudmVyaWZpZWRfYWN0b3JfaWQYFyABKAkSLQoHb3V0Y29tZRgYIAEoDjIcLm1jcGJhY2tlbmQuYXVkaXQudjEuT3V0Y29tZSqgAQoKQWN0aW9uVHlwZRIbChdBQ1RJT05fVFlQRV9VTlNQRUNJRklFRBAAEhYKEkFDVElPTl9UWVBFX0NSRUFURRABEhYKEkFDVElPTl9UWVBFX1VQREFURRACEhYKEkFDVElPTl9UWVBFX0RFTEVURRADEhcKE0FDVElPTl9UWVBFX0VYRUNVVEUQBBIUChBBQ1RJT05fVFlQRV9SRUFEEAUqqAEKCkVudGl0eVR5cGUSGwoXRU5USVRZX1RZUEVfVU5TUEVDSUZJRUQQABIeChpFTlRJVFlfVFlQRV9NQ1BfREVGSU5JVElPThABEiMKH0VOVElUWV9UWVBFX1dPUktGTE9XX0RFRklOSVRJT04QAhIcChhFTlRJVFlfVFlQRV9XT1JLRkxPV19SVU4QAxIaChZFTlRJVFlfVFlQRV9BQ1RJT05fTE9HEAQqawoJQWN0b3JUeXBlEhoKFkFDVE9SX1RZUEVfVU5TUEVDSUZJRUQQABITCg9BQ1RPUl9UWVBFX1VTRVIQARIWChJBQ1RPUl9UWVBFX1NFUlZJQ0UQAhIVChFBQ1RPUl9UWVBFX1NZU1RFTRADKk0KB091dGNvbWUSFwoTT1VUQ09NRV9VTlNQRUNJRklFRBAAEhUKEU9VVENPTUVfU1VDQ0VFREVEEAESEgoOT1VUQ09NRV9ERU5JRUQQAmIGcHJvdG8z", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * One append-only, hash-chained record of an action.
  *
  * Fields marked "Output only" are assigned by the audit service; values a caller
  * sends for them are ignored. The actor, trace context, calling service, client IP
- * and user agent are taken from the request metadata, never from the body.
+ * and user agent are taken from the request metadata (and, with AUTH_MODE=jwt, from
+ * the verified token), never from the body.
  *
  * @generated from message mcpbackend.audit.v1.ActionLogEntry
  */
@@ -117,7 +118,8 @@ export type ActionLogEntry = Message<"mcpbackend.audit.v1.ActionLogEntry"> & {
   traceState: string;
 
   /**
-   * Output only. The calling service: metadata `x-service-name`, "unknown" when absent.
+   * Output only. The calling service: with AUTH_MODE=jwt the verified token's subject;
+   * otherwise metadata `x-service-name`, "unknown" when absent.
    *
    * @generated from field: string service_name = 14;
    */
@@ -125,7 +127,7 @@ export type ActionLogEntry = Message<"mcpbackend.audit.v1.ActionLogEntry"> & {
 
   /**
    * Output only. The end user's IP: metadata `x-client-ip` forwarded by the calling
-   * service, else the peer address of the connection.
+   * service, else the first `x-forwarded-for` hop, else the connection's peer address.
    *
    * @generated from field: string client_ip = 15;
    */
@@ -151,6 +153,51 @@ export type ActionLogEntry = Message<"mcpbackend.audit.v1.ActionLogEntry"> & {
    * @generated from field: string prev_hash = 18;
    */
   prevHash: string;
+
+  /**
+   * Output only. What kind of party `actor_id` is: metadata `x-actor-type` from a trusted
+   * service, else USER when an actor was named and SYSTEM when not.
+   *
+   * @generated from field: mcpbackend.audit.v1.ActorType actor_type = 19;
+   */
+  actorType: ActorType;
+
+  /**
+   * Output only. The verified subject (JWT `sub`) behind `actor_id`; empty when unverified.
+   *
+   * @generated from field: string actor_subject = 20;
+   */
+  actorSubject: string;
+
+  /**
+   * Output only. The issuer that vouched for `actor_subject`.
+   *
+   * @generated from field: string actor_issuer = 21;
+   */
+  actorIssuer: string;
+
+  /**
+   * Output only. True only when `actor_id` was verified (AUTH_MODE=jwt) by this service or by
+   * the authenticated service that forwarded it.
+   *
+   * @generated from field: bool actor_verified = 22;
+   */
+  actorVerified: boolean;
+
+  /**
+   * Output only. An `x-user-id` the caller sent that differs from the verified identity;
+   * recorded for investigation, never used as the actor.
+   *
+   * @generated from field: string unverified_actor_id = 23;
+   */
+  unverifiedActorId: string;
+
+  /**
+   * Whether the action happened; unset means OUTCOME_SUCCEEDED.
+   *
+   * @generated from field: mcpbackend.audit.v1.Outcome outcome = 24;
+   */
+  outcome: Outcome;
 };
 
 /**
@@ -192,6 +239,13 @@ export enum ActionType {
    * @generated from enum value: ACTION_TYPE_EXECUTE = 4;
    */
   EXECUTE = 4,
+
+  /**
+   * Data was read; recorded for reads of the audit log itself.
+   *
+   * @generated from enum value: ACTION_TYPE_READ = 5;
+   */
+  READ = 5,
 }
 
 /**
@@ -225,6 +279,13 @@ export enum EntityType {
    * @generated from enum value: ENTITY_TYPE_WORKFLOW_RUN = 3;
    */
   WORKFLOW_RUN = 3,
+
+  /**
+   * The action log itself (its reads are audited).
+   *
+   * @generated from enum value: ENTITY_TYPE_ACTION_LOG = 4;
+   */
+  ACTION_LOG = 4,
 }
 
 /**
@@ -232,4 +293,75 @@ export enum EntityType {
  */
 export const EntityTypeSchema: GenEnum<EntityType> = /*@__PURE__*/
   enumDesc(file_mcpbackend_audit_v1_action_log_entry, 1);
+
+/**
+ * What kind of party acted.
+ *
+ * @generated from enum mcpbackend.audit.v1.ActorType
+ */
+export enum ActorType {
+  /**
+   * @generated from enum value: ACTOR_TYPE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * A person or client acting for one.
+   *
+   * @generated from enum value: ACTOR_TYPE_USER = 1;
+   */
+  USER = 1,
+
+  /**
+   * A service acting on its own behalf.
+   *
+   * @generated from enum value: ACTOR_TYPE_SERVICE = 2;
+   */
+  SERVICE = 2,
+
+  /**
+   * The control plane itself, e.g. the workflow engine.
+   *
+   * @generated from enum value: ACTOR_TYPE_SYSTEM = 3;
+   */
+  SYSTEM = 3,
+}
+
+/**
+ * Describes the enum mcpbackend.audit.v1.ActorType.
+ */
+export const ActorTypeSchema: GenEnum<ActorType> = /*@__PURE__*/
+  enumDesc(file_mcpbackend_audit_v1_action_log_entry, 2);
+
+/**
+ * Whether the action happened.
+ *
+ * @generated from enum mcpbackend.audit.v1.Outcome
+ */
+export enum Outcome {
+  /**
+   * @generated from enum value: OUTCOME_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The action was carried out.
+   *
+   * @generated from enum value: OUTCOME_SUCCEEDED = 1;
+   */
+  SUCCEEDED = 1,
+
+  /**
+   * The action was refused: UNAUTHENTICATED or PERMISSION_DENIED.
+   *
+   * @generated from enum value: OUTCOME_DENIED = 2;
+   */
+  DENIED = 2,
+}
+
+/**
+ * Describes the enum mcpbackend.audit.v1.Outcome.
+ */
+export const OutcomeSchema: GenEnum<Outcome> = /*@__PURE__*/
+  enumDesc(file_mcpbackend_audit_v1_action_log_entry, 3);
 

@@ -338,8 +338,8 @@ export type ListWorkflowRunsRequest = Message<"mcpbackend.workflow.v1.ListWorkfl
   pageToken: string;
 
   /**
-   * AIP-160 subset: `workflow_definition`, `status` (`PENDING`, `RUNNING`, …), `actor_id`,
-   * `trace_id` (`=`), `create_time` (`<`, `<=`, `>`, `>=`), joined by AND.
+   * AIP-160 subset: `workflow_definition`, `actor_id`, `trace_id` (`=`), `status`
+   * (`PENDING`, `RUNNING`, …; `=` or `!=`), `create_time` (`<`, `<=`, `>`, `>=`), joined by AND.
    *
    * @generated from field: string filter = 3;
    */
