@@ -7,11 +7,13 @@ export const envPort = (defaultPort: number) => z.coerce.number().int().min(0).m
 export const envInt = (defaultValue: number, min: number, max: number) =>
   z.coerce.number().int().min(min).max(max).default(defaultValue);
 
-export const envBool = (defaultValue: boolean) =>
-  z
-    .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' })
-    .transform((v) => v === 'true' || v === '1' || v === 'yes')
-    .default(defaultValue);
+const bool = () =>
+  z.enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' }).transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+export const envBool = (defaultValue: boolean) => bool().default(defaultValue);
+
+/** A boolean whose default depends on other settings: undefined when unset (zod 4 would apply a `.default` inside `.optional`). */
+export const envBoolOptional = () => bool().optional();
 
 export const envPostgresUrl = z
   .string()

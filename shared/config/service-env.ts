@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { authEnvShape, checkAuthEnv, toAuthConfig, type AuthConfig } from '../auth/auth-config';
-import { envBool, envHttpUrl, envInt, envLogLevel, envPort, envPostgresUrl } from './env-types';
+import { envBool, envBoolOptional, envHttpUrl, envInt, envLogLevel, envPort, envPostgresUrl } from './env-types';
 
 /**
  * The settings every service process has, under its own prefix (AUDIT_, DOMAIN_) where
@@ -17,7 +17,7 @@ export function serviceEnvShape(prefix: string, defaults: { port: number; servic
     [`${prefix}_MIGRATE_ON_START`]: envBool(true),
     [`${prefix}_MAX_REQUEST_BYTES`]: envInt(4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
     // Unset: on in header mode, off in jwt mode (it reveals the whole API surface).
-    REFLECTION: envBool(true).optional(),
+    REFLECTION: envBoolOptional(),
     SHUTDOWN_GRACE_MS: envInt(10_000, 0, 600_000),
     HEALTH_CHECK_INTERVAL_MS: envInt(5_000, 100, 600_000),
     LOG_LEVEL: envLogLevel,

@@ -39,7 +39,10 @@ export function createAuthInterceptor(opts: {
   const verify = opts.config.mode === 'jwt' ? createTokenVerifier(opts.config) : undefined;
   return (next) => async (req) => {
     if (!verify || PUBLIC_SERVICES.has(req.service.typeName)) return next(req);
-    const ctx = currentRequestContext()!;
+    // Only a verified service may speak for its end user's IP and user agent; until the caller
+    // is known to be one, record what the connection itself shows.
+    const received = currentRequestContext()!;
+    const ctx: RequestContext = { ...received, clientIp: received.directClientIp, userAgent: received.directUserAgent };
     const procedure = `${req.service.typeName}/${req.method.name}`;
     const requirement = opts.requirements.get(procedure);
     if (requirement === 'public') return next(req);
@@ -52,12 +55,13 @@ export function createAuthInterceptor(opts: {
       const payload = await verify(bearer[1]!).catch((err: unknown) => {
         throw new UnauthenticatedError(err instanceof TokenRejectedError ? err.reason : 'token invalid');
       });
+      if (typeof payload.sub !== 'string' || payload.sub.trim() === '') throw new UnauthenticatedError('token has no subject');
       const roles = rolesFromClaims(payload, opts.config.rolesClaim);
       const headerActor = req.header.get(MetadataKeys.actor)?.trim() ?? '';
       identity = {
-        actorId: payload.sub!,
+        actorId: payload.sub,
         actorType: roles.includes(opts.config.serviceRole) ? 'SERVICE' : 'USER',
-        subject: payload.sub!,
+        subject: payload.sub,
         issuer: payload.iss ?? '',
         verified: true,
         roles,
@@ -82,6 +86,7 @@ export function createAuthInterceptor(opts: {
       }
       throw err;
     }
-    return withRequestContext({ ...ctx, identity, actorId: identity.actorId }, () => next(req));
+    const trusted = identity.actorType === 'SERVICE' ? received : ctx;
+    return withRequestContext({ ...trusted, identity, actorId: identity.actorId }, () => next(req));
   };
 }

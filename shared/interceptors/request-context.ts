@@ -55,6 +55,9 @@ export interface RequestContext {
   readonly callerService: string;
   readonly clientIp: string;
   readonly userAgent: string;
+  /** The same without what a caller claims in `x-client-ip` / `x-client-user-agent`: for untrusted callers. */
+  readonly directClientIp: string;
+  readonly directUserAgent: string;
   readonly procedure: string;
 }
 
@@ -130,6 +133,8 @@ export function createRequestContextInterceptor(): Interceptor {
       callerService: h.get(MetadataKeys.callerService)?.trim() || 'unknown',
       clientIp: normalizeIp(h.get(MetadataKeys.clientIp)?.trim() || forwardedFor || req.contextValues.get(peerAddressKey)),
       userAgent: h.get(MetadataKeys.clientUserAgent)?.trim() || h.get(MetadataKeys.userAgent)?.trim() || '',
+      directClientIp: normalizeIp(forwardedFor || req.contextValues.get(peerAddressKey)),
+      directUserAgent: h.get(MetadataKeys.userAgent)?.trim() || '',
       procedure: `${req.service.typeName}/${req.method.name}`,
     };
     return withRequestContext(ctx, () => next(req));

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { envBool } from '../../../shared/config/env-types';
+import { envBoolOptional } from '../../../shared/config/env-types';
 import { loadConfig } from '../../../shared/config/load-config';
 import { checkServiceEnv, requireDatabaseUrl, serviceEnvShape, toServiceConfig, type ServiceConfig } from '../../../shared/config/service-env';
 
@@ -8,7 +8,7 @@ const schema = z
   .object({
     ...serviceEnvShape('AUDIT', { port: 50052, serviceName: 'mcp-audit' }),
     // Unset: on in jwt mode (identities mean something there), off in header mode.
-    AUDIT_LOG_READS: envBool(false).optional(),
+    AUDIT_LOG_READS: envBoolOptional(),
   })
   .refine(...requireDatabaseUrl('AUDIT'))
   .superRefine(checkServiceEnv);
