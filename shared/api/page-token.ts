@@ -108,3 +108,18 @@ function isCursorValue(value: unknown): value is string | number {
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
+
+/**
+ * The page and the token for the next one, from a keyset query that fetched `limit + 1`
+ * rows: the extra row only tells that more exist, without a COUNT.
+ */
+export function keysetPage<T>(
+  rows: readonly T[],
+  limit: number,
+  fingerprint: string,
+  cursorOf: (last: T) => Record<string, string | number>,
+): { items: T[]; nextPageToken: string } {
+  const items = rows.slice(0, limit);
+  const last = items[items.length - 1];
+  return { items, nextPageToken: rows.length > limit && last !== undefined ? encodePageToken(fingerprint, cursorOf(last)) : '' };
+}

@@ -2,6 +2,7 @@ import type { ConnectRouter } from '@connectrpc/connect';
 import { AuditService } from '../../../shared/gen/mcpbackend/audit/v1/audit_service_pb';
 import { createAuditHandler } from './handlers/audit-handler';
 import type { ActionLogRepository } from './repositories/action-log-repository';
+import type { GroupCommitter } from './entries/group-commit';
 import type { Requirement } from '../../../shared/auth/permissions';
 
 /** What each RPC needs in jwt mode: only services write, only auditors read. */
@@ -13,7 +14,7 @@ export const AUDIT_REQUIREMENTS: ReadonlyMap<string, Requirement> = new Map<stri
   [`${AuditService.typeName}/VerifyActionLog`, 'audit_log.read'],
 ]);
 
-export function createRoutes(deps: { repo: ActionLogRepository; auditReads: boolean }) {
+export function createRoutes(deps: { repo: ActionLogRepository; committer: GroupCommitter; auditReads: boolean }) {
   return (router: ConnectRouter) => {
     router.service(AuditService, createAuditHandler(deps));
   };

@@ -223,6 +223,11 @@ describe('concurrent writers', () => {
       'SELECT bool_and(record_time >= lag_time) AS ok FROM (SELECT record_time, lag(record_time) OVER (ORDER BY seq) AS lag_time FROM action_log_entries) t WHERE lag_time IS NOT NULL',
     );
     expect(times[0]!.ok).toBe(true);
+    // Concurrent requests share transactions (group commit), yet each entry keeps its own actor.
+    const mixed = await fx.sql<{ n: string }>(
+      "SELECT count(*) AS n FROM action_log_entries WHERE entity_id ~ '^w[0-9]+$' AND actor_id <> 'writer-' || substring(entity_id from 2)",
+    );
+    expect(mixed[0]!.n).toBe('0');
     const verify = await fx.client.verifyActionLog({});
     expect(verify).toMatchObject({ valid: true, firstBrokenSeq: 0n, headSeq: BigInt(seqs.length) });
     expect(verify.verifiedCount).toBe(BigInt(seqs.length));

@@ -10,7 +10,8 @@ const schema = z
     AUDIT_URL: envHttpUrl.default('http://127.0.0.1:50052'),
     AUDIT_ENABLED: envBool(true),
     AUDIT_RELAY_BATCH_SIZE: envInt(200, 1, 1000),
-    AUDIT_RELAY_CONCURRENCY: envInt(8, 1, 64),
+    // Enough parallel calls for the audit service to commit them in groups (see group-commit.ts).
+    AUDIT_RELAY_CONCURRENCY: envInt(32, 1, 256),
     AUDIT_RELAY_POLL_INTERVAL_MS: envInt(1_000, 10, 60_000),
     AUDIT_RELAY_MIN_BACKOFF_MS: envInt(200, 1, 60_000),
     AUDIT_RELAY_MAX_BACKOFF_MS: envInt(30_000, 1, 3_600_000),

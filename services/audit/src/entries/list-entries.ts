@@ -1,6 +1,6 @@
 import { filterToSql, parseFilter, type FilterFieldSpec } from '../../../../shared/api/filter';
 import { parseOrderBy } from '../../../../shared/api/order-by';
-import { decodePageToken, encodePageToken, queryFingerprint, resolvePageSize } from '../../../../shared/api/page-token';
+import { decodePageToken, keysetPage, queryFingerprint, resolvePageSize } from '../../../../shared/api/page-token';
 import type { ActionLogRepository } from '../repositories/action-log-repository';
 import { ACTION_TYPES, ENTITY_TYPES, type ActionLogEntry } from './action-log-entry';
 
@@ -55,10 +55,6 @@ export async function listEntries(repo: ActionLogRepository, req: ListRequest): 
     desc: order.desc,
     limit: limit + 1,
   });
-  const entries = rows.slice(0, limit);
-  const more = rows.length > limit;
-  return {
-    entries,
-    nextPageToken: more ? encodePageToken(fingerprint, { seq: entries[entries.length - 1]!.seq.toString() }) : '',
-  };
+  const page = keysetPage(rows, limit, fingerprint, (last) => ({ seq: last.seq.toString() }));
+  return { entries: page.items, nextPageToken: page.nextPageToken };
 }

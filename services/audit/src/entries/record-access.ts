@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { JsonObject } from '@bufbuild/protobuf';
-import type { ActionLogRepository } from '../repositories/action-log-repository';
 import type { Provenance } from './action-log-entry';
-import { recordEntries } from './record-entries';
+import type { GroupCommitter } from './group-commit';
 
 /**
  * Entries the audit service writes about access to the log itself: who read what (so an
@@ -10,12 +9,11 @@ import { recordEntries } from './record-entries';
  * hash chain as every other entry.
  */
 export async function recordLogAccess(
-  repo: ActionLogRepository,
+  committer: GroupCommitter,
   access: { kind: 'read' | 'denied_write'; entityId: string; details: JsonObject },
   provenance: Provenance,
 ): Promise<void> {
-  await recordEntries(
-    repo,
+  await committer.record(
     [
       {
         eventId: randomUUID(),

@@ -7,55 +7,56 @@ function truncateToMillis(d: Date): Date {
   return new Date(Math.floor(d.getTime()));
 }
 
+/** One caller's request: its entries and who they are from. */
+export interface EntryGroup {
+  readonly entries: readonly NewEntry[];
+  readonly provenance: Provenance;
+}
+
 /**
- * Records entries idempotently, in one transaction: an `event_id` seen before (in the log
- * or earlier in the same batch) returns the original entry; the rest are sealed onto the
- * chain in request order. Resolves only after the commit, so an acknowledged entry is durable.
+ * Records the entries of several requests idempotently, in one transaction: an `event_id`
+ * seen before (in the log, or earlier in these requests) returns the original entry; the
+ * rest are sealed onto the chain in order, each with its own request's provenance. Resolves
+ * only after the commit, so an acknowledged entry is durable.
  */
-export async function recordEntries(
-  repo: ActionLogRepository,
-  entries: readonly NewEntry[],
-  provenance: Provenance,
-): Promise<RecordResult[]> {
+export async function recordEntryGroups(repo: ActionLogRepository, groups: readonly EntryGroup[]): Promise<RecordResult[][]> {
   return repo.withChainLock(async (appender) => {
+    const all = groups.flatMap((g) => g.entries);
     const existing = new Map<string, ActionLogEntry>();
-    for (const e of await appender.findByEventIds([...new Set(entries.map((e) => e.eventId))])) existing.set(e.eventId, e);
+    for (const e of await appender.findByEventIds([...new Set(all.map((e) => e.eventId))])) existing.set(e.eventId, e);
 
     // Taken under the lock, so record_time never goes backwards along the chain.
     const recordTime = truncateToMillis(new Date());
-    const fresh: NewEntry[] = [];
-    const firstOfBatch = new Set<string>();
-    for (const e of entries) {
-      if (!existing.has(e.eventId) && !firstOfBatch.has(e.eventId)) {
-        firstOfBatch.add(e.eventId);
-        fresh.push(e);
-      }
-    }
-    const sealed = sealEntries(
-      appender.head,
-      fresh.map((e) => ({
-        ...provenance,
-        eventId: e.eventId,
-        occurTime: e.occurTime ? truncateToMillis(e.occurTime) : recordTime,
-        recordTime,
-        actionType: e.actionType,
-        entityType: e.entityType,
-        entityId: e.entityId,
-        details: e.details,
-        outcome: e.outcome,
-      })),
+    const firstSeen = new Set<string>();
+    const fresh = groups.flatMap((g) =>
+      g.entries
+        .filter((e) => !existing.has(e.eventId) && !firstSeen.has(e.eventId) && firstSeen.add(e.eventId))
+        .map((e) => ({
+          ...g.provenance,
+          eventId: e.eventId,
+          occurTime: e.occurTime ? truncateToMillis(e.occurTime) : recordTime,
+          recordTime,
+          actionType: e.actionType,
+          entityType: e.entityType,
+          entityId: e.entityId,
+          details: e.details,
+          outcome: e.outcome,
+        })),
     );
+    const sealed = sealEntries(appender.head, fresh);
     await appender.insert(sealed);
 
     const created = new Map(sealed.map((e) => [e.eventId, e]));
     const reported = new Set<string>();
-    return entries.map((e) => {
-      const original = existing.get(e.eventId);
-      if (original) return { entry: original, replayed: true };
-      // Within a batch, the first occurrence is the write and later ones are replays of it.
-      const replayed = reported.has(e.eventId);
-      reported.add(e.eventId);
-      return { entry: created.get(e.eventId)!, replayed };
-    });
+    return groups.map((g) =>
+      g.entries.map((e) => {
+        const original = existing.get(e.eventId);
+        if (original) return { entry: original, replayed: true };
+        // The first occurrence is the write; later ones (in any of the requests) replay it.
+        const replayed = reported.has(e.eventId);
+        reported.add(e.eventId);
+        return { entry: created.get(e.eventId)!, replayed };
+      }),
+    );
   });
 }

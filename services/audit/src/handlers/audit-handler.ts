@@ -13,7 +13,7 @@ import type { NewEntry, RecordResult } from '../entries/action-log-entry';
 import { recordLogAccess } from '../entries/record-access';
 import { getEntry } from '../entries/get-entry';
 import { listEntries } from '../entries/list-entries';
-import { recordEntries } from '../entries/record-entries';
+import type { GroupCommitter } from '../entries/group-commit';
 import { verifyLog } from '../entries/verify-log';
 import type { ActionLogRepository } from '../repositories/action-log-repository';
 import { parseEntryInput, parseEntryInputOrThrow } from './entry-input';
@@ -26,14 +26,18 @@ const toResult = (r: RecordResult) =>
   create(CreateActionLogEntryResponseSchema, { actionLogEntry: toEntryMessage(r.entry), replayed: r.replayed });
 
 /** Proto in, proto out: validation of shape, then a use case. No SQL, no business rules here. */
-export function createAuditHandler(deps: { repo: ActionLogRepository; auditReads: boolean }): ServiceImpl<typeof AuditService> {
+export function createAuditHandler(deps: {
+  repo: ActionLogRepository;
+  committer: GroupCommitter;
+  auditReads: boolean;
+}): ServiceImpl<typeof AuditService> {
   const { repo } = deps;
   const recordRead = async (entityId: string, details: JsonObject) => {
-    if (deps.auditReads) await recordLogAccess(repo, { kind: 'read', entityId, details }, callerProvenance());
+    if (deps.auditReads) await recordLogAccess(deps.committer, { kind: 'read', entityId, details }, callerProvenance());
   };
   return {
     async createActionLogEntry(req) {
-      const [result] = await recordEntries(repo, [parseEntryInputOrThrow(req)], producerProvenance());
+      const [result] = await deps.committer.record([parseEntryInputOrThrow(req)], producerProvenance());
       return toResult(result!);
     },
 
@@ -51,7 +55,7 @@ export function createAuditHandler(deps: { repo: ActionLogRepository; auditReads
       });
       // All or nothing: one bad entry rejects the batch before anything is written.
       if (violations.length) throw new InvalidArgumentError(violations);
-      const results = await recordEntries(repo, entries, producerProvenance());
+      const results = await deps.committer.record(entries, producerProvenance());
       return create(BatchCreateActionLogEntriesResponseSchema, { results: results.map(toResult) });
     },
 

@@ -3,7 +3,7 @@ import os from 'node:os';
 import type { PgListener } from '../../../../shared/db/pg-listener';
 import { parseTraceparent } from '../../../../shared/telemetry/traceparent';
 import { systemOrigin } from '../audit-outbox/audit-origin';
-import { runName } from '../workflows/workflow-run';
+import { runName, type WorkflowRun } from '../workflows/workflow-run';
 import { RUN_CHANNELS } from '../workflows/workflow-run-repository';
 import { executeRun, type ExecutorDeps, type StopReason } from './run-executor';
 
@@ -23,8 +23,8 @@ export const defaultEngineId = () => `${os.hostname()}-${process.pid}-${randomUU
 
 /**
  * Claims runs (PENDING, or RUNNING with a lapsed lease) and executes them, up to
- * `concurrency` at a time. A notification on `workflow_run_pending` wakes it at once; a
- * notification on `workflow_run_changed` for a run it executes makes it check for a cancel.
+ * `concurrency` at a time. A notification on `workflow_run_pending` wakes it at once; one on
+ * `workflow_run_cancelled` for a run it executes stops that run.
  * Leases are renewed by a heartbeat; a run whose lease cannot be renewed is dropped at once
  * (another engine may already own it).
  */
@@ -41,57 +41,55 @@ export function startWorkflowEngine(deps: ExecutorDeps & { listener: PgListener 
 
   const stopRun = (uid: string, reason: StopReason) => active.get(uid)?.controller.abort(reason);
 
-  async function checkCancelled(uid: string) {
-    if (active.has(uid) && (await store.status(uid)) === 'CANCELLED') stopRun(uid, 'cancelled');
-  }
-
   /** Claims what fits in the free slots, recording PENDING → RUNNING and interrupted attempts. */
   async function claim(): Promise<number> {
     const free = opts.concurrency - active.size;
     if (free <= 0) return 0;
     const claimed = await deps.sequelize.transaction(async (tx) => {
-      const runs = await store.claimRuns(tx, opts.engineId, free, opts.leaseMs);
-      for (const c of runs) {
-        const run = (await deps.runs.findByUid(c.uid, { tx }))!;
-        const origin = systemOrigin(parseTraceparent(run.traceparent) ? run.traceparent : '');
+      const runs: WorkflowRun[] = [];
+      for (const c of await store.claimRuns(tx, opts.engineId, free, opts.leaseMs)) {
         const entity = { entityType: 'WORKFLOW_RUN' as const, entityId: runName(c.uid) };
+        // A takeover: attempts the dead engine left RUNNING never finished; they go back to
+        // PENDING (and run again) before the run is read for execution.
+        const interrupted = c.previousStatus === 'PENDING' ? [] : await store.interruptedSteps(tx, c.uid);
+        const run = (await deps.runs.findByUid(c.uid, { tx }))!;
+        runs.push(run);
+        const origin = systemOrigin(parseTraceparent(run.traceparent) ? run.traceparent : '');
         if (c.previousStatus === 'PENDING') {
           await deps.runs.notifyChanged(tx, c.uid);
           await deps.audit.record(tx, { actionType: 'UPDATE', ...entity, details: { status: 'RUNNING', previousStatus: 'PENDING' } }, origin);
-        } else {
-          // A takeover: attempts the dead engine left RUNNING never finished and will run again.
-          for (const s of await store.interruptedSteps(tx, c.uid)) {
-            const step = run.definition.steps.find((d) => d.id === s.stepId);
-            await deps.audit.record(
-              tx,
-              {
-                actionType: 'EXECUTE',
-                ...entity,
-                details: { step: s.stepId, tool: step?.tool ?? '', attempt: s.attempt, outcome: 'INTERRUPTED', error: 'the engine running this attempt stopped; it will run again' },
-              },
-              origin,
-            );
-          }
-          logger.info({ run: runName(c.uid) }, 'took over a run whose lease lapsed');
+          continue;
         }
+        for (const s of interrupted) {
+          const step = run.definition.steps.find((d) => d.id === s.stepId);
+          await deps.audit.record(
+            tx,
+            {
+              actionType: 'EXECUTE',
+              ...entity,
+              details: { step: s.stepId, tool: step?.tool ?? '', attempt: s.attempt, outcome: 'INTERRUPTED', error: 'the engine running this attempt stopped; it will run again' },
+            },
+            origin,
+          );
+        }
+        logger.info({ run: runName(c.uid) }, 'took over a run whose lease lapsed');
       }
       return runs;
     });
-    for (const c of claimed) {
+    for (const run of claimed) {
       const controller = new AbortController();
       const done = (async () => {
         try {
-          const run = await deps.runs.findByUid(c.uid);
-          if (run) await executeRun(deps, run, controller.signal);
+          await executeRun(deps, run, controller.signal);
         } catch (err) {
           // The database went away mid-run: the lease lapses and the run is picked up again.
-          logger.error({ err, run: runName(c.uid) }, 'run execution interrupted');
+          logger.error({ err, run: runName(run.uid) }, 'run execution interrupted');
         } finally {
-          active.delete(c.uid);
+          active.delete(run.uid);
           poke();
         }
       })();
-      active.set(c.uid, { controller, done });
+      active.set(run.uid, { controller, done });
     }
     return claimed.length;
   }
@@ -110,7 +108,8 @@ export function startWorkflowEngine(deps: ExecutorDeps & { listener: PgListener 
 
   const subscriptions = Promise.all([
     deps.listener.listen(RUN_CHANNELS.pending, poke),
-    deps.listener.listen(RUN_CHANNELS.changed, (uid) => void checkCancelled(uid).catch(() => {})),
+    // Only cancels: the engine's own step and status changes must not cost it a query each.
+    deps.listener.listen(RUN_CHANNELS.cancelled, (uid) => stopRun(uid, 'cancelled')),
   ]);
   const unsubscribeReconnect = deps.listener.onReconnect(poke);
 

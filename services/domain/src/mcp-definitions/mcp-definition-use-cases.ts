@@ -1,7 +1,7 @@
 import { checkEtag } from '../../../../shared/api/etag';
 import { resolveUpdateMask } from '../../../../shared/api/field-mask';
 import { filterToSql, parseFilter, type FilterFieldSpec } from '../../../../shared/api/filter';
-import { decodePageToken, encodePageToken, queryFingerprint, resolvePageSize } from '../../../../shared/api/page-token';
+import { decodePageToken, keysetPage, queryFingerprint, resolvePageSize } from '../../../../shared/api/page-token';
 import { jsonValueViolations } from '../../../../shared/api/json-values';
 import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../../../../shared/errors/app-error';
 import type { DomainDeps } from '../domain-deps';
@@ -89,11 +89,8 @@ export async function listMcpDefinitions(
     afterName: typeof cursor?.name === 'string' ? cursor.name : undefined,
     limit: limit + 1,
   });
-  const definitions = rows.slice(0, limit);
-  return {
-    definitions,
-    nextPageToken: rows.length > limit ? encodePageToken(fingerprint, { name: definitions[definitions.length - 1]!.name }) : '',
-  };
+  const page = keysetPage(rows, limit, fingerprint, (last) => ({ name: last.name }));
+  return { definitions: page.items, nextPageToken: page.nextPageToken };
 }
 
 export async function updateMcpDefinition(

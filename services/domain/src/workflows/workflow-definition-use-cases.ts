@@ -5,7 +5,7 @@ import { checkEtag } from '../../../../shared/api/etag';
 import { jsonValueViolations } from '../../../../shared/api/json-values';
 import { resolveUpdateMask } from '../../../../shared/api/field-mask';
 import { filterToSql, parseFilter, type FilterFieldSpec } from '../../../../shared/api/filter';
-import { decodePageToken, encodePageToken, queryFingerprint, resolvePageSize } from '../../../../shared/api/page-token';
+import { decodePageToken, keysetPage, queryFingerprint, resolvePageSize } from '../../../../shared/api/page-token';
 import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from '../../../../shared/errors/app-error';
 import type { DomainDeps } from '../domain-deps';
 import { createIdempotently } from '../shared-repositories/create-idempotently';
@@ -106,11 +106,8 @@ export async function listWorkflowDefinitions(
     afterName: typeof cursor?.name === 'string' ? cursor.name : undefined,
     limit: limit + 1,
   });
-  const definitions = rows.slice(0, limit);
-  return {
-    definitions,
-    nextPageToken: rows.length > limit ? encodePageToken(fingerprint, { name: definitions[definitions.length - 1]!.name }) : '',
-  };
+  const page = keysetPage(rows, limit, fingerprint, (last) => ({ name: last.name }));
+  return { definitions: page.items, nextPageToken: page.nextPageToken };
 }
 
 export async function updateWorkflowDefinition(

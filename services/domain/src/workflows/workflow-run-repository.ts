@@ -68,10 +68,10 @@ const toRun = (r: RunRow, steps: readonly StepRow[]): WorkflowRun => ({
 
 /**
  * PostgreSQL notification channels (payload: the run uid), delivered when the transaction
- * commits: `pending` wakes engines at once, `changed` wakes watchers and the engine that owns
- * the run (e.g. to stop a cancelled run).
+ * commits: `pending` wakes engines at once, `changed` wakes watchers, `cancelled` tells the
+ * engine that owns the run to stop it.
  */
-export const RUN_CHANNELS = { pending: 'workflow_run_pending', changed: 'workflow_run_changed' } as const;
+export const RUN_CHANNELS = { pending: 'workflow_run_pending', changed: 'workflow_run_changed', cancelled: 'workflow_run_cancelled' } as const;
 
 export interface RunListQuery {
   readonly where: string;
@@ -165,6 +165,7 @@ export function createWorkflowRunRepository(sequelize: Sequelize) {
 
     /** Marks every step that has not finished as CANCELLED. */
     notifyChanged: (tx: Transaction, uid: string) => notify(tx, RUN_CHANNELS.changed, uid),
+    notifyCancelled: (tx: Transaction, uid: string) => notify(tx, RUN_CHANNELS.cancelled, uid),
 
     async cancelOpenSteps(tx: Transaction, uid: string): Promise<void> {
       await sequelize.query(

@@ -1,7 +1,7 @@
 import type { JsonObject } from '@bufbuild/protobuf';
 import { filterToSql, parseFilter, type FilterFieldSpec } from '../../../../shared/api/filter';
 import { jsonValueViolations } from '../../../../shared/api/json-values';
-import { decodePageToken, encodePageToken, queryFingerprint, resolvePageSize } from '../../../../shared/api/page-token';
+import { decodePageToken, keysetPage, queryFingerprint, resolvePageSize } from '../../../../shared/api/page-token';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../../../../shared/errors/app-error';
 import { currentRequestContext, SYSTEM_ACTOR } from '../../../../shared/interceptors/request-context';
 import { currentAuditOrigin } from '../audit-outbox/audit-origin';
@@ -125,12 +125,8 @@ export async function listWorkflowRuns(
       : undefined;
   if (cursor && !before) throw InvalidArgumentError.field('page_token', 'is malformed');
   const rows = await deps.workflowRuns.list({ where: sql, bind, before, limit: limit + 1 });
-  const runs = rows.slice(0, limit);
-  const last = runs[runs.length - 1];
-  return {
-    runs,
-    nextPageToken: rows.length > limit && last ? encodePageToken(fingerprint, { t: last.createTime.toISOString(), u: last.uid }) : '',
-  };
+  const page = keysetPage(rows, limit, fingerprint, (last) => ({ t: last.createTime.toISOString(), u: last.uid }));
+  return { runs: page.items, nextPageToken: page.nextPageToken };
 }
 
 /**
@@ -154,6 +150,7 @@ export async function cancelWorkflowRun(deps: DomainDeps, req: { name: string; r
       });
     }
     await deps.workflowRuns.cancelOpenSteps(tx, uid);
+    await deps.workflowRuns.notifyCancelled(tx, uid);
     await deps.audit.record(tx, {
       actionType: 'UPDATE',
       entityType: 'WORKFLOW_RUN',
