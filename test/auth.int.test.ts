@@ -1,6 +1,4 @@
-import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import path from 'node:path';
 import { create } from '@bufbuild/protobuf';
 import { FieldMaskSchema } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError, createClient, type CallOptions, type Client } from '@connectrpc/connect';
@@ -19,6 +17,7 @@ import { DOMAIN_REQUIREMENTS } from '../services/domain/src/routes';
 import { startTestIssuer, type TestIssuer } from './support/jwt-issuer';
 import { serviceProcess, type ServiceProcess } from './support/service-process';
 import { startStack, type Stack } from './support/stack';
+import { bufCurl } from '../shared/testing/buf-curl';
 
 /**
  * AUTH_MODE=jwt end to end: both services as real processes, tokens from a real (local) identity
@@ -27,8 +26,6 @@ import { startStack, type Stack } from './support/stack';
  * audit log records (verified, forwarded, spoofed), denied attempts and audited reads.
  */
 
-const REPO_ROOT = path.resolve(__dirname, '..');
-const BUF = path.join(REPO_ROOT, 'node_modules/.bin/buf');
 const JWKS_CACHE_MAX_AGE_MS = 1_500;
 const JWKS_COOLDOWN_MS = 200;
 const DOMAIN_SERVICE_SUB = 'svc-mcp-domain';
@@ -157,16 +154,6 @@ function mcpDefinition(name: string) {
 
 function auditEntry(eventId = randomUUID()) {
   return { eventId, actionType: ActionType.CREATE, entityType: EntityType.MCP_DEFINITION, entityId: `io.github.direct/${eventId}`, details: { via: 'direct' } };
-}
-
-/** `buf curl` (the grpcurl stand-in), learning the API through reflection (no --schema). */
-function bufCurl(args: string[]): Promise<{ exitCode: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    execFile(BUF, ['curl', '--timeout', '10s', ...args], { cwd: REPO_ROOT, timeout: 15_000 }, (err, stdout, stderr) => {
-      if (err && typeof err.code !== 'number') return reject(err);
-      resolve({ exitCode: err ? Number(err.code) : 0, stdout, stderr });
-    });
-  });
 }
 
 const mcpRows = async (name: string) => stack.domainSql('SELECT name FROM mcp_definitions WHERE name = $1', [name]);

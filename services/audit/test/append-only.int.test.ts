@@ -30,13 +30,15 @@ describe('the append-only trigger', () => {
 
 describe('the mcp_audit_writer role', () => {
   const login = `audit_app_${randomBytes(4).toString('hex')}`;
+  // A password, so the role can log in under password authentication too (the embedded server).
+  const password = randomBytes(12).toString('hex');
   let appUrl: string;
 
   beforeAll(async () => {
-    await fx.sql(`CREATE ROLE ${login} LOGIN IN ROLE mcp_audit_writer`);
+    await fx.sql(`CREATE ROLE ${login} LOGIN PASSWORD '${password}' IN ROLE mcp_audit_writer`);
     const url = new URL(fx.databaseUrl);
     url.username = login;
-    url.password = '';
+    url.password = password;
     appUrl = url.toString();
   });
   afterAll(async () => {

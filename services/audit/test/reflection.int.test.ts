@@ -1,7 +1,7 @@
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
 import { startAuditFixture, type AuditFixture } from './audit-fixture';
+import { bufCurl, parseJson } from '../../../shared/testing/buf-curl';
 
 /**
  * `buf curl` (the grpcurl stand-in) against the running service. Without `--schema` it learns
@@ -14,36 +14,10 @@ import { startAuditFixture, type AuditFixture } from './audit-fixture';
  */
 
 const REPO_ROOT = path.resolve(__dirname, '../../..');
-const BUF = path.join(REPO_ROOT, 'node_modules/.bin/buf');
 const SERVICE = 'mcpbackend.audit.v1.AuditService';
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const TRACEPARENT = `00-${TRACE_ID}-00f067aa0ba902b7-01`;
 
-interface BufResult {
-  exitCode: number;
-  stdout: string;
-  stderr: string;
-}
-
-function bufCurl(args: string[]): Promise<BufResult> {
-  return new Promise((resolve, reject) => {
-    execFile(BUF, ['curl', '--timeout', '10s', ...args], { cwd: REPO_ROOT, timeout: 15_000 }, (err, stdout, stderr) => {
-      if (err && typeof err.code !== 'number') {
-        reject(err);
-        return;
-      }
-      resolve({ exitCode: err ? Number(err.code) : 0, stdout, stderr });
-    });
-  });
-}
-
-function parseJson<T>(text: string): T {
-  try {
-    return JSON.parse(text) as T;
-  } catch {
-    throw new Error(`not JSON: ${text}`);
-  }
-}
 
 interface JsonEntry {
   name: string;

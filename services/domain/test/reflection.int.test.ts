@@ -1,7 +1,6 @@
-import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import * as path from 'node:path';
 import { MCP_SERVICE, startDomainFixture, WORKFLOW_SERVICE, type DomainFixture } from './domain-fixture';
+import { bufCurl, parseJson } from '../../../shared/testing/buf-curl';
 
 /**
  * `buf curl` (the grpcurl stand-in) against the running domain service with no `--schema`: it
@@ -10,36 +9,9 @@ import { MCP_SERVICE, startDomainFixture, WORKFLOW_SERVICE, type DomainFixture }
  * RPC error. Then Connect JSON over plain HTTP/1.1 `fetch`, the way a browser or curl would call.
  */
 
-const REPO_ROOT = path.resolve(__dirname, '../../..');
-const BUF = path.join(REPO_ROOT, 'node_modules/.bin/buf');
 const TRACE_ID = '6bf92f3577b34da6a3ce929d0e0e4738';
 const TRACEPARENT = `00-${TRACE_ID}-00f067aa0ba902b9-01`;
 
-interface BufResult {
-  exitCode: number;
-  stdout: string;
-  stderr: string;
-}
-
-function bufCurl(args: string[]): Promise<BufResult> {
-  return new Promise((resolve, reject) => {
-    execFile(BUF, ['curl', '--timeout', '10s', ...args], { cwd: REPO_ROOT, timeout: 15_000 }, (err, stdout, stderr) => {
-      if (err && typeof err.code !== 'number') {
-        reject(err);
-        return;
-      }
-      resolve({ exitCode: err ? Number(err.code) : 0, stdout, stderr });
-    });
-  });
-}
-
-function parseJson<T>(text: string): T {
-  try {
-    return JSON.parse(text) as T;
-  } catch {
-    throw new Error(`not JSON: ${text}`);
-  }
-}
 
 async function ok<T>(args: string[]): Promise<T> {
   const res = await bufCurl(args);
