@@ -22,33 +22,52 @@ export function createPgListener(opts: { url: string; logger: Logger; reconnectM
     });
     c.on('error', (err) => {
       opts.logger.warn({ err }, 'LISTEN connection lost; reconnecting');
-      scheduleReconnect(c);
+      lost(c);
     });
-    c.on('end', () => scheduleReconnect(c));
-    await c.connect();
-    for (const channel of handlers.keys()) await c.query(`LISTEN "${channel}"`);
+    c.on('end', () => lost(c));
+    try {
+      await c.connect();
+      for (const channel of handlers.keys()) await c.query(`LISTEN "${channel}"`);
+    } catch (err) {
+      c.removeAllListeners();
+      await c.end().catch(() => {});
+      throw err;
+    }
     client = c;
   }
 
-  function scheduleReconnect(c: Client) {
+  /** The live connection went away: drop it and keep trying until a new one listens again. */
+  function lost(c: Client) {
     if (stopped || client !== c) return;
     client = undefined;
     c.removeAllListeners();
     void c.end().catch(() => {});
+    retry();
+  }
+
+  function retry() {
     timer = setTimeout(async () => {
+      if (stopped) return;
       try {
         await connect();
         for (const h of reconnectHandlers) h();
       } catch (err) {
         opts.logger.warn({ err }, 'LISTEN reconnect failed; retrying');
-        timer = setTimeout(() => scheduleReconnect(c), 0);
-        client = c;
+        retry();
       }
     }, opts.reconnectMs ?? 1_000);
   }
 
   return {
-    start: connect,
+    /** Connects and LISTENs; if the database is not there yet, keeps trying in the background. */
+    async start(): Promise<void> {
+      try {
+        await connect();
+      } catch (err) {
+        opts.logger.warn({ err }, 'LISTEN connection failed; retrying (polling covers the gap)');
+        retry();
+      }
+    },
     async listen(channel: string, handler: NotificationHandler): Promise<() => void> {
       let set = handlers.get(channel);
       if (!set) {

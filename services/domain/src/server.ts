@@ -86,7 +86,7 @@ export async function startDomainService(config: DomainConfig, logger: Logger): 
           },
         },
         onReady() {
-          void listener.start().catch((err) => logger.error({ err }, 'LISTEN connection failed; runs are found by polling until it returns'));
+          void listener.start();
           if (config.audit.enabled) {
             relay = startAuditRelay({
               sequelize,
