@@ -202,6 +202,13 @@ describe('token failures → UNAUTHENTICATED, nothing written but the DENIED ent
     { what: 'no exp', header: async () => `Bearer ${await issuer.mint({ ...editor, exp: null })}`, reason: 'token claim "exp" is not accepted' },
     { what: 'unknown kid', header: async () => `Bearer ${await issuer.forgeWrongKey({ ...editor, headerKid: 'not-in-the-jwks' })}`, reason: 'token signed by an unknown key' },
     { what: 'known kid, wrong key', header: async () => `Bearer ${await issuer.forgeWrongKey({ ...editor, alg: 'ES256' })}`, reason: 'token signature invalid' },
+    {
+      // An EC-signed token that names the published RSA key: jose only matches a JWKS key whose
+      // type fits the algorithm, so there is no key to verify with.
+      what: 'key of the wrong type for the algorithm',
+      header: async () => `Bearer ${await issuer.forgeWrongKey({ ...editor, alg: 'ES256', headerKid: issuer.publishedKids().find((k) => k.startsWith('rs256-')) })}`,
+      reason: 'token signed by an unknown key',
+    },
     { what: 'alg none', header: async () => `Bearer ${issuer.forgeNone(editor)}`, reason: 'token algorithm not allowed' },
     { what: 'HS256 (not allowed)', header: async () => `Bearer ${await issuer.forgeHs256('a-shared-secret-of-at-least-32-characters!', editor)}`, reason: 'token algorithm not allowed' },
     { what: 'garbage JWT', header: async () => `Bearer ${issuer.garbage()}`, reason: 'token malformed' },
