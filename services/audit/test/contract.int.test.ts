@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import * as protobuf from 'protobufjs';
 import { startAuditFixture, type AuditFixture } from './audit-fixture';
+import { BAD_REQUEST_URL, BadRequestType, detail, ERROR_INFO_URL, ErrorInfoType, statusDetails } from '../../../shared/testing/grpc-status-details';
 
 /**
  * Contract test: a plain @grpc/grpc-js client built at run time from the .proto files, knowing
@@ -26,8 +26,6 @@ const PARENT_SPAN = 'b7ad6b7169203331';
 const TRACEPARENT = `00-${TRACE_ID}-${PARENT_SPAN}-01`;
 const HEX64 = /^[0-9a-f]{64}$/;
 const SEQ = /^[1-9][0-9]*$/;
-const ERROR_INFO_URL = 'type.googleapis.com/google.rpc.ErrorInfo';
-const BAD_REQUEST_URL = 'type.googleapis.com/google.rpc.BadRequest';
 
 // --- The wire shapes proto-loader produces with LOADER_OPTIONS -----------------------------
 
@@ -92,44 +90,9 @@ type UnaryMethod = (
   callback: (err: grpc.ServiceError | null, response?: unknown) => void,
 ) => grpc.ClientUnaryCall;
 
-// --- google.rpc.Status, for the grpc-status-details-bin trailer ------------------------------
-// google/rpc/status.proto is not vendored; Status and Any are declared here by hand next to the
-// vendored error_details.proto.
+// --- google.rpc.Status, from the grpc-status-details-bin trailer -----------------------------
 
-const rpcRoot = new protobuf.Root();
-rpcRoot.loadSync(path.join(PROTO_ROOT, 'vendor/google/rpc/error_details.proto'), { keepCase: true });
-protobuf.parse(
-  `syntax = "proto3";
-   package google.rpc;
-   message Status { int32 code = 1; string message = 2; repeated StatusAny details = 3; }
-   message StatusAny { string type_url = 1; bytes value = 2; }`,
-  rpcRoot,
-  { keepCase: true },
-);
-const StatusType = rpcRoot.lookupType('google.rpc.Status');
-const ErrorInfoType = rpcRoot.lookupType('google.rpc.ErrorInfo');
-const BadRequestType = rpcRoot.lookupType('google.rpc.BadRequest');
-
-interface DecodedStatus {
-  code: number;
-  message: string;
-  details: { type_url: string; value: Uint8Array }[];
-}
-
-function statusOf(err: grpc.ServiceError): { raw: Buffer; status: DecodedStatus } {
-  const values = err.metadata.get('grpc-status-details-bin');
-  expect(values).toHaveLength(1);
-  const raw = values[0];
-  if (!Buffer.isBuffer(raw)) throw new Error('grpc-status-details-bin is not binary');
-  const status = StatusType.toObject(StatusType.decode(raw), { defaults: true }) as DecodedStatus;
-  return { raw, status };
-}
-
-function detail(status: DecodedStatus, typeUrl: string, type: protobuf.Type): Record<string, unknown> {
-  const any = status.details.find((d) => d.type_url === typeUrl);
-  if (!any) throw new Error(`no ${typeUrl} detail in ${status.details.map((d) => d.type_url).join(', ')}`);
-  return type.toObject(type.decode(any.value), { defaults: true });
-}
+const statusOf = statusDetails;
 
 // --- Fixture and client ----------------------------------------------------------------------
 

@@ -2,8 +2,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import * as protobuf from 'protobufjs';
 import { startDomainFixture, type DomainFixture } from './domain-fixture';
+import { BAD_REQUEST_URL, BadRequestType, detail, ERROR_INFO_URL, ErrorInfoType, statusDetails, type DecodedStatus } from '../../../shared/testing/grpc-status-details';
 
 /**
  * Contract test: plain @grpc/grpc-js clients built at run time from the .proto files, knowing
@@ -20,8 +20,6 @@ import { startDomainFixture, type DomainFixture } from './domain-fixture';
 
 const PROTO_ROOT = path.resolve(__dirname, '../../../proto');
 const LOADER_OPTIONS: protoLoader.Options = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true, includeDirs: [PROTO_ROOT] };
-const ERROR_INFO_URL = 'type.googleapis.com/google.rpc.ErrorInfo';
-const BAD_REQUEST_URL = 'type.googleapis.com/google.rpc.BadRequest';
 const TRACE_ID = '3af7651916cd43dd8448eb211c80319d';
 const TRACEPARENT = `00-${TRACE_ID}-b7ad6b7169203332-01`;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -132,41 +130,9 @@ const RUN_KEYS = [
 ];
 const STEP_RUN_KEYS = ['attempt', 'end_time', 'error', 'output', 'start_time', 'status', 'step_id'];
 
-// --- google.rpc.Status from grpc-status-details-bin ---------------------------------------------
+// --- google.rpc.Status, from the grpc-status-details-bin trailer -----------------------------
 
-const rpcRoot = new protobuf.Root();
-rpcRoot.loadSync(path.join(PROTO_ROOT, 'vendor/google/rpc/error_details.proto'), { keepCase: true });
-protobuf.parse(
-  `syntax = "proto3";
-   package google.rpc;
-   message Status { int32 code = 1; string message = 2; repeated StatusAny details = 3; }
-   message StatusAny { string type_url = 1; bytes value = 2; }`,
-  rpcRoot,
-  { keepCase: true },
-);
-const StatusType = rpcRoot.lookupType('google.rpc.Status');
-const ErrorInfoType = rpcRoot.lookupType('google.rpc.ErrorInfo');
-const BadRequestType = rpcRoot.lookupType('google.rpc.BadRequest');
-
-interface DecodedStatus {
-  code: number;
-  message: string;
-  details: { type_url: string; value: Uint8Array }[];
-}
-
-function statusOf(err: grpc.ServiceError): DecodedStatus {
-  const values = err.metadata.get('grpc-status-details-bin');
-  expect(values).toHaveLength(1);
-  const raw = values[0];
-  if (!Buffer.isBuffer(raw)) throw new Error('grpc-status-details-bin is not binary');
-  return StatusType.toObject(StatusType.decode(raw), { defaults: true }) as DecodedStatus;
-}
-
-function detail(status: DecodedStatus, typeUrl: string, type: protobuf.Type): Record<string, unknown> {
-  const any = status.details.find((d) => d.type_url === typeUrl);
-  if (!any) throw new Error(`no ${typeUrl} detail in ${status.details.map((d) => d.type_url).join(', ')}`);
-  return type.toObject(type.decode(any.value), { defaults: true });
-}
+const statusOf = (err: grpc.ServiceError): DecodedStatus => statusDetails(err).status;
 
 function violations(err: grpc.ServiceError): string[] {
   const bad = detail(statusOf(err), BAD_REQUEST_URL, BadRequestType) as { field_violations: { field: string }[] };
