@@ -91,3 +91,25 @@ export function entryInput(overrides: Record<string, unknown> = {}) {
     ...overrides,
   };
 }
+
+/** An entry as Connect JSON (and `buf curl`) prints it: int64 as strings, enums by name. */
+export interface JsonEntry {
+  name: string;
+  seq: string;
+  eventId: string;
+  actorId: string;
+  actionType: string;
+  entityType: string;
+  entityId: string;
+  details?: Record<string, unknown>;
+  occurTime: string;
+  recordTime: string;
+  traceId?: string;
+  spanId?: string;
+  traceState?: string;
+  serviceName: string;
+  clientIp: string;
+  userAgent: string;
+  hash: string;
+  prevHash: string;
+}

@@ -3,7 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { service as healthServiceDefinition } from 'grpc-health-check';
 import { ActionType, EntityType } from '../../../shared/gen/mcpbackend/audit/v1/action_log_entry_pb';
-import { entryInput, startAuditFixture, startAuditInstance, type AuditFixture } from './audit-fixture';
+import { entryInput, startAuditFixture, startAuditInstance, type AuditFixture, type JsonEntry } from './audit-fixture';
 
 /**
  * One port, every protocol: Connect JSON over plain HTTP/1.1 `fetch`, gRPC-Web, Connect (binary)
@@ -40,27 +40,6 @@ async function postJson<T>(method: string, body: unknown, headers: Record<string
     signal: AbortSignal.timeout(10_000),
   });
   return { status: res.status, contentType: res.headers.get('content-type'), body: (await res.json()) as T };
-}
-
-interface JsonEntry {
-  name: string;
-  seq: string;
-  eventId: string;
-  actorId: string;
-  actionType: string;
-  entityType: string;
-  entityId: string;
-  details?: Record<string, unknown>;
-  occurTime: string;
-  recordTime: string;
-  traceId?: string;
-  spanId?: string;
-  traceState?: string;
-  serviceName: string;
-  clientIp: string;
-  userAgent: string;
-  hash: string;
-  prevHash: string;
 }
 
 const jsonEntry = (overrides: Record<string, unknown> = {}) => ({

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
-import { startAuditFixture, type AuditFixture } from './audit-fixture';
+import { startAuditFixture, type AuditFixture, type JsonEntry } from './audit-fixture';
 import { bufCurl, parseJson } from '../../../shared/testing/buf-curl';
 
 /**
@@ -18,25 +18,6 @@ const SERVICE = 'mcpbackend.audit.v1.AuditService';
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const TRACEPARENT = `00-${TRACE_ID}-00f067aa0ba902b7-01`;
 
-
-interface JsonEntry {
-  name: string;
-  seq: string;
-  eventId: string;
-  actorId: string;
-  actionType: string;
-  entityType: string;
-  entityId: string;
-  details?: Record<string, unknown>;
-  occurTime: string;
-  recordTime: string;
-  traceId?: string;
-  serviceName: string;
-  clientIp: string;
-  userAgent: string;
-  hash: string;
-  prevHash: string;
-}
 
 let fx: AuditFixture;
 beforeAll(async () => {
