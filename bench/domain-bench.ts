@@ -42,7 +42,7 @@ import { databaseUrl, dropDatabase, ensureDatabase, redactUrl } from '../shared/
 import { AuditService } from '../shared/gen/mcpbackend/audit/v1/audit_service_pb';
 import { McpDefinitionService } from '../shared/gen/mcpbackend/mcp/v1/mcp_definition_service_pb';
 import { createRpcClientTransport } from '../shared/rpc/client-transport';
-import { freePort, startChildService, waitForServing, type ChildService } from './lib/child-service';
+import { freePort, serviceEntry, startChildService, waitForServing, type ChildService } from './lib/child-service';
 import { runWithConcurrency } from './lib/concurrency';
 import { describeMachine, formatMachine } from './lib/machine';
 import { cpuDelta, pgBackendCpu } from './lib/pg-cpu';
@@ -338,7 +338,7 @@ async function runRound(env: Env, round: number, mode: Mode): Promise<RoundResul
   };
   delete childEnv.DATABASE_URL;
   delete childEnv.OTEL_EXPORTER_OTLP_ENDPOINT;
-  const domain = startChildService({ entry: 'services/domain/src/main.ts', env: childEnv, extraNodeArgs: SERVICE_NODE_ARGS });
+  const domain = startChildService({ entry: serviceEntry('domain'), env: childEnv, extraNodeArgs: SERVICE_NODE_ARGS });
   env.live.domain = domain;
   const rss: RssSampler = startRssSampler(domain.pid, 200);
   const baseUrl = `http://127.0.0.1:${port}`;
@@ -549,7 +549,7 @@ async function main(): Promise<number> {
     };
     delete auditEnv.DATABASE_URL;
     delete auditEnv.OTEL_EXPORTER_OTLP_ENDPOINT;
-    audit = startChildService({ entry: 'services/audit/src/main.ts', env: auditEnv, extraNodeArgs: SERVICE_NODE_ARGS });
+    audit = startChildService({ entry: serviceEntry('audit'), env: auditEnv, extraNodeArgs: SERVICE_NODE_ARGS });
     auditRss = startRssSampler(audit.pid, 200);
     const auditUrl = `http://127.0.0.1:${auditPort}`;
     const auditReady = await waitForServing({ baseUrl: auditUrl, child: audit, timeoutMs: 60_000 });

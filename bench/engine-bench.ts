@@ -59,7 +59,7 @@ import { McpDefinitionService } from '../shared/gen/mcpbackend/mcp/v1/mcp_defini
 import { StepRunStatus, WorkflowRunStatus, type WorkflowRun } from '../shared/gen/mcpbackend/workflow/v1/workflow_run_pb';
 import { WorkflowService } from '../shared/gen/mcpbackend/workflow/v1/workflow_service_pb';
 import { createRpcClientTransport } from '../shared/rpc/client-transport';
-import { freePort, startChildService, waitForServing, type ChildService } from './lib/child-service';
+import { freePort, serviceEntry, startChildService, waitForServing, type ChildService } from './lib/child-service';
 import { runWithConcurrency } from './lib/concurrency';
 import { startGraphileWorkerChild, type GraphileWorkerChild } from './lib/graphile-worker-baseline';
 import { DEFAULT_RULES, formatCpuProfileSummary, summarizeCpuProfile, type CategoryRule } from './lib/cpuprofile-summary';
@@ -610,7 +610,7 @@ async function main(): Promise<number> {
     };
     delete auditEnv.DATABASE_URL;
     delete auditEnv.OTEL_EXPORTER_OTLP_ENDPOINT;
-    const audit = startChildService({ entry: 'services/audit/src/main.ts', env: auditEnv });
+    const audit = startChildService({ entry: serviceEntry('audit'), env: auditEnv });
     children.push(audit);
     const auditUrl = `http://127.0.0.1:${auditPort}`;
     await waitForServing({ baseUrl: auditUrl, child: audit, timeoutMs: 60_000 });
@@ -633,7 +633,7 @@ async function main(): Promise<number> {
     delete domainEnv.OTEL_EXPORTER_OTLP_ENDPOINT;
     if (TRACE_FILE) domainEnv.PG_TRACE_FILE = TRACE_FILE.domain;
     const domain = startChildService({
-      entry: 'services/domain/src/main.ts',
+      entry: serviceEntry('domain'),
       env: domainEnv,
       extraNodeArgs: [...(CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`] : []), ...(TRACE_FILE ? ['--require', PG_TRACER] : [])],
     });

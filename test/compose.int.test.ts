@@ -194,10 +194,10 @@ describe('docker-compose.yml', () => {
       }
     });
 
-    it('is health-checked with scripts/healthcheck.ts on its port', () => {
+    it('is health-checked with the compiled scripts/healthcheck.ts on its port', () => {
       const test = service.healthcheck?.test;
       expect(Array.isArray(test)).toBe(true);
-      expect(test).toEqual(['CMD', 'node', '--import', 'tsx', 'scripts/healthcheck.ts', String(port)]);
+      expect(test).toEqual(['CMD', 'node', 'dist/scripts/healthcheck.js', String(port)]);
       expect(existsSync(path.join(REPO_ROOT, 'scripts/healthcheck.ts'))).toBe(true);
     });
 
@@ -232,26 +232,49 @@ describe.each(APP_SERVICES)('services/$name/Dockerfile', ({ name, port, portVar 
     expect(existsSync(dockerfilePath)).toBe(true);
   });
 
-  it('starts from node:20-bookworm-slim', () => {
-    expect(all('FROM')).toEqual(['node:20-bookworm-slim']);
+  // The two stages: [build instructions, runtime instructions].
+  const runtimeFrom = instructions.map(([k]) => k).lastIndexOf('FROM');
+  const stage = (kind: string, which: 'build' | 'runtime') =>
+    instructions
+      .filter(([k], i) => k === kind && (which === 'build' ? i < runtimeFrom : i > runtimeFrom))
+      .map(([, args]) => args);
+
+  it('builds in a node:20-bookworm-slim stage and runs in another', () => {
+    expect(all('FROM')).toEqual(['node:20-bookworm-slim AS build', 'node:20-bookworm-slim']);
   });
 
-  it('installs production dependencies from package*.json before copying the sources', () => {
+  it('installs dependencies from package*.json before copying the sources, then compiles with npm run build', () => {
     const copyManifests = indexOf('COPY', /\bpackage(-lock)?\.json\b|package\*\.json/);
     const install = indexOf('RUN', /\bnpm ci\b/);
     const firstSourceCopy = indexOf('COPY', /\b(shared|services|proto)\//);
+    const build = indexOf('RUN', /\bnpm run build\b/);
     expect(copyManifests).toBeGreaterThanOrEqual(0);
     expect(install).toBeGreaterThan(copyManifests);
     expect(firstSourceCopy).toBeGreaterThan(install);
-    // tsx, which runs the TypeScript entry point, must survive --omit=dev.
+    expect(build).toBeGreaterThan(firstSourceCopy);
+    expect(build).toBeLessThan(runtimeFrom);
     const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as Dict;
-    expect(Object.keys((pkg.dependencies ?? {}) as Dict)).toContain('tsx');
+    expect((pkg.scripts as Dict).build).toBe('tsc -p scripts/tsconfig.build.json');
   });
 
-  it(`copies proto/, shared/, services/${name}/ and the health probe, all of which exist`, () => {
-    const copied = all('COPY').flatMap((args) => args.split(' ').filter((a) => !a.startsWith('--')).slice(0, -1));
-    expect(copied).toEqual(expect.arrayContaining(['proto/', 'shared/', `services/${name}/`, 'scripts/healthcheck.ts']));
+  it('copies into the build stage only files that exist', () => {
+    const copied = stage('COPY', 'build').flatMap((args) => args.split(' ').filter((a) => !a.startsWith('--')).slice(0, -1));
+    expect(copied).toEqual(expect.arrayContaining(['proto/', 'shared/', 'services/', 'scripts/']));
     for (const source of copied) expect({ source, exists: existsSync(path.join(REPO_ROOT, source)) }).toEqual({ source, exists: true });
+  });
+
+  it(`runs with production dependencies, the compiled shared/, services/${name}/ and health probe, and a heap cap`, () => {
+    expect(stage('RUN', 'runtime').join(' ')).toMatch(/\bnpm ci --omit=dev\b/);
+    const fromBuild = stage('COPY', 'runtime').filter((args) => args.startsWith('--from=build '));
+    expect(fromBuild.map((args) => args.split(' ')[1])).toEqual(
+      expect.arrayContaining(['/app/dist/shared/', `/app/dist/services/${name}/`, '/app/dist/scripts/healthcheck.js']),
+    );
+    expect(stage('ENV', 'runtime').join(' ')).toMatch(/NODE_OPTIONS=--max-old-space-size=\d+/);
+    // The compiled paths are where scripts/tsconfig.build.json puts them.
+    const buildConfig = JSON.parse(readFileSync(path.join(REPO_ROOT, 'scripts/tsconfig.build.json'), 'utf8')) as { compilerOptions: Dict };
+    expect(buildConfig.compilerOptions).toEqual(expect.objectContaining({ rootDir: '..', outDir: '../dist' }));
+    expect(existsSync(path.join(REPO_ROOT, 'scripts/healthcheck.ts'))).toBe(true);
+    expect(existsSync(path.join(REPO_ROOT, 'services', name, 'src', 'main.ts'))).toBe(true);
   });
 
   it('runs as the non-root node user and exposes its port', () => {
@@ -259,22 +282,16 @@ describe.each(APP_SERVICES)('services/$name/Dockerfile', ({ name, port, portVar 
     expect(all('EXPOSE')).toEqual([String(port)]);
   });
 
-  it('has a HEALTHCHECK that runs the probe on the service port', () => {
+  it('has a HEALTHCHECK that runs the compiled probe on the service port', () => {
     const [healthcheck] = all('HEALTHCHECK');
-    expect(healthcheck).toMatch(/\bCMD\b.*node --import tsx scripts\/healthcheck\.ts/);
+    expect(healthcheck).toMatch(/\bCMD\b.*node dist\/scripts\/healthcheck\.js/);
     expect(healthcheck).toContain(`\${${portVar}:-${port}}`);
   });
 
-  it(`starts services/${name}/src/main.ts with tsx`, () => {
+  it(`starts the compiled services/${name}/src/main.ts`, () => {
     const cmds = all('CMD');
     expect(cmds).toHaveLength(1);
-    expect(JSON.parse(cmds[0]!)).toEqual(['node', '--import', 'tsx', `services/${name}/src/main.ts`]);
-    const entry = path.join(REPO_ROOT, 'services', name, 'src', 'main.ts');
-    if (existsSync(path.join(REPO_ROOT, 'services', name, 'src'))) {
-      expect(existsSync(entry)).toBe(true);
-    } else {
-      console.warn(`services/${name}/src does not exist yet: the image's entry point ${path.relative(REPO_ROOT, entry)} is not checked`);
-    }
+    expect(JSON.parse(cmds[0]!)).toEqual(['node', `dist/services/${name}/src/main.js`]);
   });
 });
 

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { createClient } from '@connectrpc/connect';
@@ -19,6 +20,20 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * The entry point a benchmark runs for a service: the compiled build (`npm run build` → dist/),
+ * which is what production runs (see the Dockerfiles); `BENCH_FROM_SOURCE=1` runs the
+ * TypeScript source through tsx instead. The bench:* npm scripts build first.
+ */
+export function serviceEntry(service: 'audit' | 'domain'): string {
+  if (process.env.BENCH_FROM_SOURCE === '1') return `services/${service}/src/main.ts`;
+  const built = `dist/services/${service}/src/main.js`;
+  if (!existsSync(path.join(REPO_ROOT, built))) {
+    throw new Error(`${built} is missing: run \`npm run build\` first (or set BENCH_FROM_SOURCE=1)`);
+  }
+  return built;
 }
 
 export interface ChildService {

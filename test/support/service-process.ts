@@ -6,7 +6,10 @@ import { createRpcClientTransport } from '../../shared/rpc/client-transport';
 
 const ROOT = path.resolve(__dirname, '../..');
 
-/** A service running as a real child process (`node --import tsx <entry>`), restartable on the same port. */
+/**
+ * A service running as a real child process, restartable on the same port: `node --import tsx
+ * <entry>` for TypeScript source, plain `node <entry>` for the compiled build (a `.js` entry).
+ */
 export interface ServiceProcess {
   readonly url: string;
   readonly port: number;
@@ -33,7 +36,8 @@ export function serviceProcess(opts: { entry: string; port: number; env: Record<
     port: opts.port,
     output,
     async start() {
-      const c = spawn(process.execPath, ['--import', 'tsx', opts.entry], {
+      const loader = opts.entry.endsWith('.js') ? [] : ['--import', 'tsx'];
+      const c = spawn(process.execPath, [...loader, opts.entry], {
         cwd: ROOT,
         env: { ...process.env, LOG_LEVEL: 'info', ...opts.env },
         stdio: ['ignore', 'pipe', 'pipe'],

@@ -27,19 +27,23 @@ export interface Stack {
  */
 export async function startStack(
   env: { audit?: Record<string, string>; domain?: Record<string, string>; engine?: Record<string, string> } = {},
+  /** `build`: the compiled services (`npm run build` → dist/), as the images run them. */
+  from: 'source' | 'build' = 'source',
 ): Promise<Stack> {
+  const entry = (service: 'audit' | 'domain') =>
+    from === 'build' ? `dist/services/${service}/src/main.js` : `services/${service}/src/main.ts`;
   const dbs: TestDatabase[] = [await createTestDatabase('stack_audit'), await createTestDatabase('stack_domain')];
   const [auditDb, domainDb] = dbs as [TestDatabase, TestDatabase];
   const auditPort = await findFreePort();
   const audit = serviceProcess({
-    entry: 'services/audit/src/main.ts',
+    entry: entry('audit'),
     port: auditPort,
     env: { AUDIT_DATABASE_URL: auditDb.url, AUDIT_PORT: String(auditPort), AUDIT_HOST: '127.0.0.1', HEALTH_CHECK_INTERVAL_MS: '200', ...env.audit },
   });
   const domainProcess = async (extra: Record<string, string> = {}) => {
     const port = await findFreePort();
     return serviceProcess({
-      entry: 'services/domain/src/main.ts',
+      entry: entry('domain'),
       port,
       env: {
         DOMAIN_DATABASE_URL: domainDb.url,
