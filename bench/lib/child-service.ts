@@ -36,6 +36,13 @@ export function serviceEntry(service: 'audit' | 'domain'): string {
   return built;
 }
 
+/**
+ * NODE_OPTIONS the service images set (services/<name>/Dockerfile): the V8 old-space cap that keeps
+ * a service's memory bounded. Benchmarks run services the same way unless the environment
+ * already sets NODE_OPTIONS.
+ */
+export const IMAGE_NODE_OPTIONS = '--max-old-space-size=160';
+
 export interface ChildService {
   readonly pid: number;
   readonly process: ChildProcess;
@@ -64,7 +71,7 @@ export function startChildService(opts: {
   const loader = /\.[cm]?js$/.test(opts.entry) ? [] : ['--import', 'tsx'];
   const child = spawn(process.execPath, [...(opts.extraNodeArgs ?? []), ...loader, opts.entry], {
     cwd: opts.cwd ?? REPO_ROOT,
-    env: opts.env,
+    env: { NODE_OPTIONS: IMAGE_NODE_OPTIONS, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   if (child.pid === undefined) throw new Error(`could not start ${opts.entry}`);

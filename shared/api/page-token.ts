@@ -118,8 +118,11 @@ export function keysetPage<T>(
   limit: number,
   fingerprint: string,
   cursorOf: (last: T) => Record<string, string | number>,
+  /** Rows were left out of `rows` for another reason (a size budget): more follow regardless. */
+  cutShort = false,
 ): { items: T[]; nextPageToken: string } {
   const items = rows.slice(0, limit);
   const last = items[items.length - 1];
-  return { items, nextPageToken: rows.length > limit && last !== undefined ? encodePageToken(fingerprint, cursorOf(last)) : '' };
+  const more = rows.length > limit || cutShort;
+  return { items, nextPageToken: more && last !== undefined ? encodePageToken(fingerprint, cursorOf(last)) : '' };
 }

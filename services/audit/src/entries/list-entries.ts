@@ -4,6 +4,14 @@ import { decodePageToken, keysetPage, queryFingerprint, resolvePageSize } from '
 import type { ActionLogRepository } from '../repositories/action-log-repository';
 import { ACTION_TYPES, ENTITY_TYPES, type ActionLogEntry } from './action-log-entry';
 
+/**
+ * Details (as JSON text) one page may carry. A page of 1,000 entries at the 64 KiB details
+ * limit would be 64 MiB; past this budget the page ends early and `next_page_token`
+ * continues it (AIP-158 lets a page hold fewer than `page_size` results), so a List call's
+ * memory stays bounded under the services' heap cap.
+ */
+export const PAGE_MAX_DETAILS_BYTES = 4 * 1024 * 1024;
+
 /** Enum names in filters map to their proto numbers; the table stores the short names. */
 const enumValues = (names: readonly string[]) => Object.fromEntries(names.map((n, i) => [n, i + 1]));
 
@@ -48,13 +56,14 @@ export async function listEntries(repo: ActionLogRepository, req: ListRequest): 
   const { sql, bind } = filterToSql(comparisons, 1);
 
   // One extra row tells whether another page exists without a COUNT.
-  const rows = await repo.list({
+  const { entries, cutShort } = await repo.list({
     where: sql,
     bind,
     afterSeq: cursor ? BigInt(cursor.seq as string) : undefined,
     desc: order.desc,
     limit: limit + 1,
+    maxDetailsBytes: PAGE_MAX_DETAILS_BYTES,
   });
-  const page = keysetPage(rows, limit, fingerprint, (last) => ({ seq: last.seq.toString() }));
+  const page = keysetPage(entries, limit, fingerprint, (last) => ({ seq: last.seq.toString() }), cutShort);
   return { entries: page.items, nextPageToken: page.nextPageToken };
 }

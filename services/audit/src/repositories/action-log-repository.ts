@@ -84,6 +84,8 @@ export interface ListQuery {
   readonly afterSeq: bigint | undefined;
   readonly desc: boolean;
   readonly limit: number;
+  /** Details bytes (JSON text) one page may carry; see list(). */
+  readonly maxDetailsBytes: number;
 }
 
 export function createActionLogRepository(sequelize: Sequelize) {
@@ -177,21 +179,34 @@ export function createActionLogRepository(sequelize: Sequelize) {
       return rows[0] && toEntry(rows[0]);
     },
 
-    /** Keyset page: rows after the cursor in the requested direction, at most `limit`. */
-    async list(q: ListQuery): Promise<ActionLogEntry[]> {
+    /**
+     * Keyset page: rows after the cursor in the requested direction, at most `limit`, and cut
+     * short once the rows' details add up to `maxDetailsBytes` (as JSON text; the first row
+     * always stays). The budget bounds the memory one List call can take, whatever the
+     * entries' size; `cutShort` says rows were left out for it.
+     */
+    async list(q: ListQuery): Promise<{ entries: ActionLogEntry[]; cutShort: boolean }> {
       const conditions = q.where ? [`(${q.where})`] : [];
       const bind = [...q.bind];
       if (q.afterSeq !== undefined) {
         bind.push(q.afterSeq.toString());
         conditions.push(`seq ${q.desc ? '<' : '>'} $${bind.length}`);
       }
-      bind.push(q.limit);
       const where = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
-      const rows = await select<EntryRow>(
-        `SELECT ${COLUMNS} FROM action_log_entries ${where} ORDER BY seq ${q.desc ? 'DESC' : 'ASC'} LIMIT $${bind.length}`,
+      const dir = q.desc ? 'DESC' : 'ASC';
+      const limitParam = `$${bind.push(q.limit)}`;
+      const budgetParam = `$${bind.push(q.maxDetailsBytes)}`;
+      const rows = await select<EntryRow & { fetched: string }>(
+        `SELECT ${COLUMNS}, fetched FROM (
+           SELECT page.*, count(*) OVER () AS fetched,
+             sum(octet_length(details::text)) OVER (ORDER BY seq ${dir}) - octet_length(details::text) AS bytes_before
+           FROM (SELECT ${COLUMNS} FROM action_log_entries ${where} ORDER BY seq ${dir} LIMIT ${limitParam}) page
+         ) sized
+         WHERE bytes_before < ${budgetParam}
+         ORDER BY seq ${dir}`,
         bind,
       );
-      return rows.map(toEntry);
+      return { entries: rows.map(toEntry), cutShort: rows.length > 0 && rows.length < Number(rows[0]!.fetched) };
     },
 
     /** Entries with start <= seq <= end in seq order, fetched in chunks so memory stays flat. */
