@@ -318,6 +318,14 @@ describe('AuditService over @grpc/grpc-js, from the .proto files', () => {
     expect(res.action_log_entry).toEqual(created);
   });
 
+  it('view ACTION_LOG_ENTRY_VIEW_BASIC: the same entry with details unset (null)', async () => {
+    const BASIC = 'ACTION_LOG_ENTRY_VIEW_BASIC';
+    const got = await call<GetResponse>('GetActionLogEntry', { name: created.name, view: BASIC });
+    expect(got.action_log_entry).toEqual({ ...created, details: null });
+    const replay = await call<BatchResponse>('BatchCreateActionLogEntries', { requests: [{ action_log_entry: wireEntry({ event_id: created.event_id }) }], view: BASIC });
+    expect(replay.results).toEqual([{ action_log_entry: { ...created, details: null }, replayed: true }]);
+  });
+
   it('ListActionLogEntries: filters, orders and pages', async () => {
     const first = await call<ListResponse>('ListActionLogEntries', { filter: `actor_id = "${actor}" AND trace_id = "${TRACE_ID}"`, page_size: 2 });
     expect(Object.keys(first).sort()).toEqual(['action_log_entries', 'next_page_token']);
@@ -382,6 +390,9 @@ describe('errors over @grpc/grpc-js', () => {
     const err = await callError('CreateActionLogEntry', { action_log_entry: wireEntry({ action_type: 99 }) });
     expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(statusOf(err).status.message).toMatch(/unknown ACTION_TYPE value 99/);
+    const view = await callError('ListActionLogEntries', { view: 7 });
+    expect(view.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(detail(statusOf(view).status, BAD_REQUEST_URL, BadRequestType)).toMatchObject({ field_violations: [expect.objectContaining({ field: 'view' })] });
   });
 
   it('INVALID_ARGUMENT for bad List and Verify arguments', async () => {

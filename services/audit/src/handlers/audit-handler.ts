@@ -16,14 +16,14 @@ import { listEntries } from '../entries/list-entries';
 import type { GroupCommitter } from '../entries/group-commit';
 import { verifyLog } from '../entries/verify-log';
 import type { ActionLogRepository } from '../repositories/action-log-repository';
-import { parseEntryInput, parseEntryInputOrThrow } from './entry-input';
+import { parseCreateRequestOrThrow, parseEntryInput, parseView, parseViewOrThrow, type EntryView } from './entry-input';
 import { toEntryMessage } from './entry-output';
 import { callerProvenance, producerProvenance } from './provenance';
 
 export const MAX_BATCH_ENTRIES = 1000;
 
-const toResult = (r: RecordResult) =>
-  create(CreateActionLogEntryResponseSchema, { actionLogEntry: toEntryMessage(r.entry), replayed: r.replayed });
+const toResult = (r: RecordResult, view: EntryView) =>
+  create(CreateActionLogEntryResponseSchema, { actionLogEntry: toEntryMessage(r.entry, view), replayed: r.replayed });
 
 /** Proto in, proto out: validation of shape, then a use case. No SQL, no business rules here. */
 export function createAuditHandler(deps: {
@@ -37,8 +37,9 @@ export function createAuditHandler(deps: {
   };
   return {
     async createActionLogEntry(req) {
-      const [result] = await deps.committer.record([parseEntryInputOrThrow(req)], producerProvenance());
-      return toResult(result!);
+      const { entry, view } = parseCreateRequestOrThrow(req);
+      const [result] = await deps.committer.record([entry], producerProvenance());
+      return toResult(result!, view);
     },
 
     async batchCreateActionLogEntries(req) {
@@ -53,19 +54,22 @@ export function createAuditHandler(deps: {
         if (parsed.entry) entries.push(parsed.entry);
         violations.push(...parsed.violations);
       });
+      const view = parseView(req, violations);
       // All or nothing: one bad entry rejects the batch before anything is written.
       if (violations.length) throw new InvalidArgumentError(violations);
       const results = await deps.committer.record(entries, producerProvenance());
-      return create(BatchCreateActionLogEntriesResponseSchema, { results: results.map(toResult) });
+      return create(BatchCreateActionLogEntriesResponseSchema, { results: results.map((r) => toResult(r, view)) });
     },
 
     async getActionLogEntry(req) {
+      const view = parseViewOrThrow(req);
       const entry = await getEntry(repo, req.name);
       await recordRead(req.name, { procedure: 'GetActionLogEntry' });
-      return create(GetActionLogEntryResponseSchema, { actionLogEntry: toEntryMessage(entry) });
+      return create(GetActionLogEntryResponseSchema, { actionLogEntry: toEntryMessage(entry, view) });
     },
 
     async listActionLogEntries(req) {
+      const view = parseViewOrThrow(req);
       const page = await listEntries(repo, {
         filter: req.filter,
         orderBy: req.orderBy,
@@ -81,7 +85,7 @@ export function createAuditHandler(deps: {
         returned: page.entries.length,
       });
       return create(ListActionLogEntriesResponseSchema, {
-        actionLogEntries: page.entries.map(toEntryMessage),
+        actionLogEntries: page.entries.map((e) => toEntryMessage(e, view)),
         nextPageToken: page.nextPageToken,
       });
     },

@@ -2,7 +2,7 @@ import { timestampDate, type Timestamp } from '@bufbuild/protobuf/wkt';
 import { InvalidArgumentError, type FieldViolation } from '../../../../shared/errors/app-error';
 import type { ActionType, ActorType, EntityType } from '../../../../shared/gen/mcpbackend/audit/v1/action_log_entry_pb';
 import type { CreateActionLogEntryRequest } from '../../../../shared/gen/mcpbackend/audit/v1/audit_service_pb';
-import { Outcome } from '../../../../shared/gen/mcpbackend/audit/v1/action_log_entry_pb';
+import { ActionLogEntryView, Outcome } from '../../../../shared/gen/mcpbackend/audit/v1/action_log_entry_pb';
 import { ACTION_TYPES, ACTOR_TYPES, ENTITY_TYPES, RESERVED_ACTION_TYPES, RESERVED_ENTITY_TYPES, type NewEntry, type OutcomeName } from '../entries/action-log-entry';
 
 /** Limits on one entry; the request as a whole is capped by the server's read limit (4 MiB). */
@@ -81,10 +81,51 @@ export function parseEntryInput(req: CreateActionLogEntryRequest, prefix = ''): 
   };
 }
 
-export function parseEntryInputOrThrow(req: CreateActionLogEntryRequest): NewEntry {
+/** AIP-157: how much of each entry a response carries. */
+export type EntryView = 'BASIC' | 'FULL';
+
+const VIEWS: Readonly<Partial<Record<number, EntryView>>> = {
+  [ActionLogEntryView.UNSPECIFIED]: 'FULL',
+  [ActionLogEntryView.BASIC]: 'BASIC',
+  [ActionLogEntryView.FULL]: 'FULL',
+};
+
+/**
+ * The one place a request's `view` is read (Create, Batch, Get, List). An unknown number is a
+ * violation of `view`. A batch's nested `requests[i].view` must be unset or mean the same view
+ * as the batch's (UNSPECIFIED and FULL are the same), or it is a violation of `requests[i].view`.
+ */
+export function parseView(
+  req: { readonly view: ActionLogEntryView; readonly requests?: readonly { readonly view: ActionLogEntryView }[] },
+  v: FieldViolation[],
+): EntryView {
+  const view = VIEWS[req.view];
+  if (!view) {
+    v.push({ field: 'view', description: `unknown ACTION_LOG_ENTRY_VIEW value ${req.view}` });
+    return 'FULL';
+  }
+  req.requests?.forEach((r, i) => {
+    if (r.view !== ActionLogEntryView.UNSPECIFIED && VIEWS[r.view] !== view) {
+      const given = ActionLogEntryView[r.view] ?? String(r.view);
+      v.push({ field: `requests[${i}].view`, description: `is ${given}; it must be unset or the batch's view (${view})` });
+    }
+  });
+  return view;
+}
+
+export function parseViewOrThrow(req: { readonly view: ActionLogEntryView }): EntryView {
+  const v: FieldViolation[] = [];
+  const view = parseView(req, v);
+  if (v.length) throw new InvalidArgumentError(v);
+  return view;
+}
+
+/** A whole CreateActionLogEntryRequest: the entry to record and the view to answer with. */
+export function parseCreateRequestOrThrow(req: CreateActionLogEntryRequest): { entry: NewEntry; view: EntryView } {
   const { entry, violations } = parseEntryInput(req);
-  if (!entry) throw new InvalidArgumentError(violations);
-  return entry;
+  const view = parseView(req, violations);
+  if (!entry || violations.length) throw new InvalidArgumentError(violations);
+  return { entry, view };
 }
 
 // Keep the proto enum numbering and the domain name lists in lock-step.

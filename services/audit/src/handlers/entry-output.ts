@@ -3,9 +3,13 @@ import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { ActionLogEntrySchema, type ActionLogEntry as ActionLogEntryMessage } from '../../../../shared/gen/mcpbackend/audit/v1/action_log_entry_pb';
 import type { ActionLogEntry } from '../entries/action-log-entry';
 import { entryName } from '../entries/get-entry';
-import { actionTypeNumber, actorTypeNumber, entityTypeNumber, outcomeNumber } from './entry-input';
+import { actionTypeNumber, actorTypeNumber, entityTypeNumber, outcomeNumber, type EntryView } from './entry-input';
 
-export function toEntryMessage(e: ActionLogEntry): ActionLogEntryMessage {
+/**
+ * An entry as the API returns it, in the requested view (AIP-157). BASIC leaves `details` unset:
+ * the Struct is never built, so its encoding (the costliest part of a response) is skipped too.
+ */
+export function toEntryMessage(e: ActionLogEntry, view: EntryView): ActionLogEntryMessage {
   return create(ActionLogEntrySchema, {
     name: entryName(e.seq),
     seq: e.seq,
@@ -16,7 +20,7 @@ export function toEntryMessage(e: ActionLogEntry): ActionLogEntryMessage {
     actionType: actionTypeNumber(e.actionType),
     entityType: entityTypeNumber(e.entityType),
     entityId: e.entityId,
-    details: e.details,
+    details: view === 'FULL' ? e.details : undefined,
     traceId: e.traceId,
     spanId: e.spanId,
     traceState: e.traceState,

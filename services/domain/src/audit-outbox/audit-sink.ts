@@ -1,6 +1,6 @@
 import { createClient, Code, ConnectError } from '@connectrpc/connect';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
-import { ActionType, EntityType, Outcome } from '../../../../shared/gen/mcpbackend/audit/v1/action_log_entry_pb';
+import { ActionLogEntryView, ActionType, EntityType, Outcome } from '../../../../shared/gen/mcpbackend/audit/v1/action_log_entry_pb';
 import { AuditService } from '../../../../shared/gen/mcpbackend/audit/v1/audit_service_pb';
 import { MetadataKeys } from '../../../../shared/interceptors/request-context';
 import { createRpcClientTransport } from '../../../../shared/rpc/client-transport';
@@ -18,6 +18,8 @@ export function isUnreachable(err: unknown): boolean {
 /**
  * The gRPC sink: one CreateActionLogEntry per entry, with the original actor, trace context,
  * client IP and user agent in metadata, as the audit service requires (never in the body).
+ * It asks for the BASIC view: the relay never reads the echoed entry, so the audit service need
+ * not encode its `details` back.
  */
 export function createGrpcAuditSink(opts: {
   auditUrl: string;
@@ -54,6 +56,7 @@ export function createGrpcAuditSink(opts: {
           details: e.details,
           outcome: e.outcome === 'DENIED' ? Outcome.DENIED : Outcome.SUCCEEDED,
         },
+        view: ActionLogEntryView.BASIC,
       },
       { headers, timeoutMs: opts.timeoutMs },
     );

@@ -4,7 +4,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { ActionLogEntry } from "./action_log_entry_pb";
+import type { ActionLogEntry, ActionLogEntryView } from "./action_log_entry_pb";
 import { file_mcpbackend_audit_v1_action_log_entry } from "./action_log_entry_pb";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file mcpbackend/audit/v1/audit_service.proto.
  */
 export const file_mcpbackend_audit_v1_audit_service: GenFile = /*@__PURE__*/
-  fileDesc("CidtY3BiYWNrZW5kL2F1ZGl0L3YxL2F1ZGl0X3NlcnZpY2UucHJvdG8SE21jcGJhY2tlbmQuYXVkaXQudjEiXAobQ3JlYXRlQWN0aW9uTG9nRW50cnlSZXF1ZXN0Ej0KEGFjdGlvbl9sb2dfZW50cnkYASABKAsyIy5tY3BiYWNrZW5kLmF1ZGl0LnYxLkFjdGlvbkxvZ0VudHJ5Im8KHENyZWF0ZUFjdGlvbkxvZ0VudHJ5UmVzcG9uc2USPQoQYWN0aW9uX2xvZ19lbnRyeRgBIAEoCzIjLm1jcGJhY2tlbmQuYXVkaXQudjEuQWN0aW9uTG9nRW50cnkSEAoIcmVwbGF5ZWQYAiABKAgiaAoiQmF0Y2hDcmVhdGVBY3Rpb25Mb2dFbnRyaWVzUmVxdWVzdBJCCghyZXF1ZXN0cxgBIAMoCzIwLm1jcGJhY2tlbmQuYXVkaXQudjEuQ3JlYXRlQWN0aW9uTG9nRW50cnlSZXF1ZXN0ImkKI0JhdGNoQ3JlYXRlQWN0aW9uTG9nRW50cmllc1Jlc3BvbnNlEkIKB3Jlc3VsdHMYASADKAsyMS5tY3BiYWNrZW5kLmF1ZGl0LnYxLkNyZWF0ZUFjdGlvbkxvZ0VudHJ5UmVzcG9uc2UiKAoYR2V0QWN0aW9uTG9nRW50cnlSZXF1ZXN0EgwKBG5hbWUYASABKAkiWgoZR2V0QWN0aW9uTG9nRW50cnlSZXNwb25zZRI9ChBhY3Rpb25fbG9nX2VudHJ5GAEgASgLMiMubWNwYmFja2VuZC5hdWRpdC52MS5BY3Rpb25Mb2dFbnRyeSJmChtMaXN0QWN0aW9uTG9nRW50cmllc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSDgoGZmlsdGVyGAMgASgJEhAKCG9yZGVyX2J5GAQgASgJIngKHExpc3RBY3Rpb25Mb2dFbnRyaWVzUmVzcG9uc2USPwoSYWN0aW9uX2xvZ19lbnRyaWVzGAEgAygLMiMubWNwYmFja2VuZC5hdWRpdC52MS5BY3Rpb25Mb2dFbnRyeRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiPAoWVmVyaWZ5QWN0aW9uTG9nUmVxdWVzdBIRCglzdGFydF9zZXEYASABKAMSDwoHZW5kX3NlcRgCIAEoAyKXAQoXVmVyaWZ5QWN0aW9uTG9nUmVzcG9uc2USDQoFdmFsaWQYASABKAgSFgoOdmVyaWZpZWRfY291bnQYAiABKAMSGAoQZmlyc3RfYnJva2VuX3NlcRgDIAEoAxIWCg5mYWlsdXJlX3JlYXNvbhgEIAEoCRIRCgloZWFkX2hhc2gYBSABKAkSEAoIaGVhZF9zZXEYBiABKAMy/QQKDEF1ZGl0U2VydmljZRJ7ChRDcmVhdGVBY3Rpb25Mb2dFbnRyeRIwLm1jcGJhY2tlbmQuYXVkaXQudjEuQ3JlYXRlQWN0aW9uTG9nRW50cnlSZXF1ZXN0GjEubWNwYmFja2VuZC5hdWRpdC52MS5DcmVhdGVBY3Rpb25Mb2dFbnRyeVJlc3BvbnNlEpABChtCYXRjaENyZWF0ZUFjdGlvbkxvZ0VudHJpZXMSNy5tY3BiYWNrZW5kLmF1ZGl0LnYxLkJhdGNoQ3JlYXRlQWN0aW9uTG9nRW50cmllc1JlcXVlc3QaOC5tY3BiYWNrZW5kLmF1ZGl0LnYxLkJhdGNoQ3JlYXRlQWN0aW9uTG9nRW50cmllc1Jlc3BvbnNlEnIKEUdldEFjdGlvbkxvZ0VudHJ5Ei0ubWNwYmFja2VuZC5hdWRpdC52MS5HZXRBY3Rpb25Mb2dFbnRyeVJlcXVlc3QaLi5tY3BiYWNrZW5kLmF1ZGl0LnYxLkdldEFjdGlvbkxvZ0VudHJ5UmVzcG9uc2USewoUTGlzdEFjdGlvbkxvZ0VudHJpZXMSMC5tY3BiYWNrZW5kLmF1ZGl0LnYxLkxpc3RBY3Rpb25Mb2dFbnRyaWVzUmVxdWVzdBoxLm1jcGJhY2tlbmQuYXVkaXQudjEuTGlzdEFjdGlvbkxvZ0VudHJpZXNSZXNwb25zZRJsCg9WZXJpZnlBY3Rpb25Mb2cSKy5tY3BiYWNrZW5kLmF1ZGl0LnYxLlZlcmlmeUFjdGlvbkxvZ1JlcXVlc3QaLC5tY3BiYWNrZW5kLmF1ZGl0LnYxLlZlcmlmeUFjdGlvbkxvZ1Jlc3BvbnNlYgZwcm90bzM", [file_mcpbackend_audit_v1_action_log_entry]);
+  fileDesc("CidtY3BiYWNrZW5kL2F1ZGl0L3YxL2F1ZGl0X3NlcnZpY2UucHJvdG8SE21jcGJhY2tlbmQuYXVkaXQudjEikwEKG0NyZWF0ZUFjdGlvbkxvZ0VudHJ5UmVxdWVzdBI9ChBhY3Rpb25fbG9nX2VudHJ5GAEgASgLMiMubWNwYmFja2VuZC5hdWRpdC52MS5BY3Rpb25Mb2dFbnRyeRI1CgR2aWV3GAIgASgOMicubWNwYmFja2VuZC5hdWRpdC52MS5BY3Rpb25Mb2dFbnRyeVZpZXcibwocQ3JlYXRlQWN0aW9uTG9nRW50cnlSZXNwb25zZRI9ChBhY3Rpb25fbG9nX2VudHJ5GAEgASgLMiMubWNwYmFja2VuZC5hdWRpdC52MS5BY3Rpb25Mb2dFbnRyeRIQCghyZXBsYXllZBgCIAEoCCKfAQoiQmF0Y2hDcmVhdGVBY3Rpb25Mb2dFbnRyaWVzUmVxdWVzdBJCCghyZXF1ZXN0cxgBIAMoCzIwLm1jcGJhY2tlbmQuYXVkaXQudjEuQ3JlYXRlQWN0aW9uTG9nRW50cnlSZXF1ZXN0EjUKBHZpZXcYAiABKA4yJy5tY3BiYWNrZW5kLmF1ZGl0LnYxLkFjdGlvbkxvZ0VudHJ5VmlldyJpCiNCYXRjaENyZWF0ZUFjdGlvbkxvZ0VudHJpZXNSZXNwb25zZRJCCgdyZXN1bHRzGAEgAygLMjEubWNwYmFja2VuZC5hdWRpdC52MS5DcmVhdGVBY3Rpb25Mb2dFbnRyeVJlc3BvbnNlIl8KGEdldEFjdGlvbkxvZ0VudHJ5UmVxdWVzdBIMCgRuYW1lGAEgASgJEjUKBHZpZXcYAiABKA4yJy5tY3BiYWNrZW5kLmF1ZGl0LnYxLkFjdGlvbkxvZ0VudHJ5VmlldyJaChlHZXRBY3Rpb25Mb2dFbnRyeVJlc3BvbnNlEj0KEGFjdGlvbl9sb2dfZW50cnkYASABKAsyIy5tY3BiYWNrZW5kLmF1ZGl0LnYxLkFjdGlvbkxvZ0VudHJ5Ip0BChtMaXN0QWN0aW9uTG9nRW50cmllc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSDgoGZmlsdGVyGAMgASgJEhAKCG9yZGVyX2J5GAQgASgJEjUKBHZpZXcYBSABKA4yJy5tY3BiYWNrZW5kLmF1ZGl0LnYxLkFjdGlvbkxvZ0VudHJ5VmlldyJ4ChxMaXN0QWN0aW9uTG9nRW50cmllc1Jlc3BvbnNlEj8KEmFjdGlvbl9sb2dfZW50cmllcxgBIAMoCzIjLm1jcGJhY2tlbmQuYXVkaXQudjEuQWN0aW9uTG9nRW50cnkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjwKFlZlcmlmeUFjdGlvbkxvZ1JlcXVlc3QSEQoJc3RhcnRfc2VxGAEgASgDEg8KB2VuZF9zZXEYAiABKAMilwEKF1ZlcmlmeUFjdGlvbkxvZ1Jlc3BvbnNlEg0KBXZhbGlkGAEgASgIEhYKDnZlcmlmaWVkX2NvdW50GAIgASgDEhgKEGZpcnN0X2Jyb2tlbl9zZXEYAyABKAMSFgoOZmFpbHVyZV9yZWFzb24YBCABKAkSEQoJaGVhZF9oYXNoGAUgASgJEhAKCGhlYWRfc2VxGAYgASgDMv0ECgxBdWRpdFNlcnZpY2USewoUQ3JlYXRlQWN0aW9uTG9nRW50cnkSMC5tY3BiYWNrZW5kLmF1ZGl0LnYxLkNyZWF0ZUFjdGlvbkxvZ0VudHJ5UmVxdWVzdBoxLm1jcGJhY2tlbmQuYXVkaXQudjEuQ3JlYXRlQWN0aW9uTG9nRW50cnlSZXNwb25zZRKQAQobQmF0Y2hDcmVhdGVBY3Rpb25Mb2dFbnRyaWVzEjcubWNwYmFja2VuZC5hdWRpdC52MS5CYXRjaENyZWF0ZUFjdGlvbkxvZ0VudHJpZXNSZXF1ZXN0GjgubWNwYmFja2VuZC5hdWRpdC52MS5CYXRjaENyZWF0ZUFjdGlvbkxvZ0VudHJpZXNSZXNwb25zZRJyChFHZXRBY3Rpb25Mb2dFbnRyeRItLm1jcGJhY2tlbmQuYXVkaXQudjEuR2V0QWN0aW9uTG9nRW50cnlSZXF1ZXN0Gi4ubWNwYmFja2VuZC5hdWRpdC52MS5HZXRBY3Rpb25Mb2dFbnRyeVJlc3BvbnNlEnsKFExpc3RBY3Rpb25Mb2dFbnRyaWVzEjAubWNwYmFja2VuZC5hdWRpdC52MS5MaXN0QWN0aW9uTG9nRW50cmllc1JlcXVlc3QaMS5tY3BiYWNrZW5kLmF1ZGl0LnYxLkxpc3RBY3Rpb25Mb2dFbnRyaWVzUmVzcG9uc2USbAoPVmVyaWZ5QWN0aW9uTG9nEisubWNwYmFja2VuZC5hdWRpdC52MS5WZXJpZnlBY3Rpb25Mb2dSZXF1ZXN0GiwubWNwYmFja2VuZC5hdWRpdC52MS5WZXJpZnlBY3Rpb25Mb2dSZXNwb25zZWIGcHJvdG8z", [file_mcpbackend_audit_v1_action_log_entry]);
 
 /**
  * @generated from message mcpbackend.audit.v1.CreateActionLogEntryRequest
@@ -25,6 +25,14 @@ export type CreateActionLogEntryRequest = Message<"mcpbackend.audit.v1.CreateAct
    * @generated from field: mcpbackend.audit.v1.ActionLogEntry action_log_entry = 1;
    */
   actionLogEntry?: ActionLogEntry | undefined;
+
+  /**
+   * How much of the entry the response carries; unset means FULL. Inside a batch,
+   * leave it unset or equal to the batch's `view`.
+   *
+   * @generated from field: mcpbackend.audit.v1.ActionLogEntryView view = 2;
+   */
+  view: ActionLogEntryView;
 };
 
 /**
@@ -39,7 +47,7 @@ export const CreateActionLogEntryRequestSchema: GenMessage<CreateActionLogEntryR
  */
 export type CreateActionLogEntryResponse = Message<"mcpbackend.audit.v1.CreateActionLogEntryResponse"> & {
   /**
-   * The entry as recorded (the original one on a replay).
+   * The entry as recorded (the original one on a replay), in the requested view.
    *
    * @generated from field: mcpbackend.audit.v1.ActionLogEntry action_log_entry = 1;
    */
@@ -70,6 +78,16 @@ export type BatchCreateActionLogEntriesRequest = Message<"mcpbackend.audit.v1.Ba
    * @generated from field: repeated mcpbackend.audit.v1.CreateActionLogEntryRequest requests = 1;
    */
   requests: CreateActionLogEntryRequest[];
+
+  /**
+   * How much of each entry the results carry; unset means FULL. Applies to every
+   * result: each `requests[i].view` must be unset or the same view as this one
+   * (UNSPECIFIED and FULL are the same), otherwise the batch is INVALID_ARGUMENT
+   * naming `requests[i].view`.
+   *
+   * @generated from field: mcpbackend.audit.v1.ActionLogEntryView view = 2;
+   */
+  view: ActionLogEntryView;
 };
 
 /**
@@ -108,6 +126,13 @@ export type GetActionLogEntryRequest = Message<"mcpbackend.audit.v1.GetActionLog
    * @generated from field: string name = 1;
    */
   name: string;
+
+  /**
+   * How much of the entry the response carries; unset means FULL.
+   *
+   * @generated from field: mcpbackend.audit.v1.ActionLogEntryView view = 2;
+   */
+  view: ActionLogEntryView;
 };
 
 /**
@@ -169,6 +194,14 @@ export type ListActionLogEntriesRequest = Message<"mcpbackend.audit.v1.ListActio
    * @generated from field: string order_by = 4;
    */
   orderBy: string;
+
+  /**
+   * How much of each entry the response carries; unset means FULL. Not part of the
+   * query: a page token may be followed with a different view.
+   *
+   * @generated from field: mcpbackend.audit.v1.ActionLogEntryView view = 5;
+   */
+  view: ActionLogEntryView;
 };
 
 /**
