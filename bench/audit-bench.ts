@@ -26,8 +26,8 @@
  *                           (summarise with: node --import tsx bench/lib/cpuprofile-summary.ts <file>)
  *   BENCH_WAIT_QUIET_S      wait up to this long (default 90) for other processes to leave the
  *                           CPUs idle before starting; the run goes ahead either way
- *   BENCH_SERVICE_ENTRY     service entry point (default services/audit/src/main.ts, run with tsx;
- *                           a .js build runs on plain node, e.g. to compare memory without tsx)
+ *   BENCH_SERVICE_ENTRY     service entry point (default: the build, dist/services/audit/src/main.js;
+ *                           BENCH_FROM_SOURCE=1 runs services/audit/src/main.ts through tsx instead)
  */
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes, randomInt, randomUUID } from 'node:crypto';
@@ -50,7 +50,7 @@ import {
   type BatchCreateActionLogEntriesRequest,
 } from '../shared/gen/mcpbackend/audit/v1/audit_service_pb';
 import { createRpcClientTransport } from '../shared/rpc/client-transport';
-import { freePort, REPO_ROOT, startChildService, waitForServing, type ChildService } from './lib/child-service';
+import { freePort, REPO_ROOT, serviceEntry, startChildService, waitForServing, type ChildService } from './lib/child-service';
 import { runWithConcurrency } from './lib/concurrency';
 import { describeMachine, formatMachine } from './lib/machine';
 import { cpuDelta, pgBackendCpu } from './lib/pg-cpu';
@@ -71,7 +71,7 @@ const ITERATIONS = envPositiveInt('BENCH_QUERY_ITERATIONS', 300);
 const QUERY_WARMUP = envPositiveInt('BENCH_QUERY_WARMUP', 30);
 const PHASES = new Set((process.env.BENCH_PHASES ?? 'ingest,query').split(',').map((s) => s.trim()));
 const CPU_PROF_DIR = process.env.BENCH_CPU_PROF_DIR?.trim() || undefined;
-const SERVICE_ENTRY = process.env.BENCH_SERVICE_ENTRY?.trim() || 'services/audit/src/main.ts';
+const SERVICE_ENTRY = process.env.BENCH_SERVICE_ENTRY?.trim() || serviceEntry('audit');
 const WAIT_QUIET_S = Number(process.env.BENCH_WAIT_QUIET_S ?? 90);
 const BATCH_SIZE = 500;
 const INGEST_WARMUP_BATCHES = 4;
