@@ -16,6 +16,7 @@ const schema = z
     AUDIT_RELAY_MIN_BACKOFF_MS: envInt(200, 1, 60_000),
     AUDIT_RELAY_MAX_BACKOFF_MS: envInt(30_000, 1, 3_600_000),
     AUDIT_RELAY_TIMEOUT_MS: envInt(5_000, 100, 120_000),
+    AUDIT_RELAY_LEASE_MS: envInt(30_000, 1_000, 3_600_000),
     AUDIT_BACKLOG_WARN_AFTER_S: envInt(30, 1, 86_400),
     // How the relay authenticates to an audit service in jwt mode: a token, or a file holding
     // one (re-read when it changes, for rotated tokens).
@@ -39,6 +40,11 @@ const schema = z
   .refine((c) => c.AUDIT_RELAY_MAX_BACKOFF_MS >= c.AUDIT_RELAY_MIN_BACKOFF_MS, {
     message: 'must be at least AUDIT_RELAY_MIN_BACKOFF_MS',
     path: ['AUDIT_RELAY_MAX_BACKOFF_MS'],
+  })
+  // A claimed entry waits its turn in a lane, then needs a whole call inside its lease.
+  .refine((c) => c.AUDIT_RELAY_LEASE_MS >= 2 * c.AUDIT_RELAY_TIMEOUT_MS, {
+    message: 'must be at least twice AUDIT_RELAY_TIMEOUT_MS',
+    path: ['AUDIT_RELAY_LEASE_MS'],
   })
   // Several heartbeats must fit in a lease, or a busy engine loses runs it is still executing.
   .refine((c) => c.ENGINE_HEARTBEAT_MS * 2 <= c.ENGINE_LEASE_MS, {
@@ -67,6 +73,7 @@ export interface DomainConfig extends ServiceConfig {
     readonly minBackoffMs: number;
     readonly maxBackoffMs: number;
     readonly timeoutMs: number;
+    readonly leaseMs: number;
     readonly backlogWarnAfterSeconds: number;
     readonly serviceToken: string | undefined;
     readonly serviceTokenFile: string | undefined;
@@ -96,6 +103,7 @@ export function loadDomainConfig(env: NodeJS.ProcessEnv = process.env): DomainCo
       minBackoffMs: c.AUDIT_RELAY_MIN_BACKOFF_MS,
       maxBackoffMs: c.AUDIT_RELAY_MAX_BACKOFF_MS,
       timeoutMs: c.AUDIT_RELAY_TIMEOUT_MS,
+      leaseMs: c.AUDIT_RELAY_LEASE_MS,
       backlogWarnAfterSeconds: c.AUDIT_BACKLOG_WARN_AFTER_S,
       serviceToken: c.AUDIT_SERVICE_TOKEN,
       serviceTokenFile: c.AUDIT_SERVICE_TOKEN_FILE,

@@ -89,7 +89,6 @@ export async function startDomainService(config: DomainConfig, logger: Logger): 
           void listener.start();
           if (config.audit.enabled) {
             relay = startAuditRelay({
-              sequelize,
               outbox,
               sink: createGrpcAuditSink({
                 auditUrl: config.audit.url,
@@ -103,6 +102,8 @@ export async function startDomainService(config: DomainConfig, logger: Logger): 
               pollIntervalMs: config.audit.pollIntervalMs,
               minBackoffMs: config.audit.minBackoffMs,
               maxBackoffMs: config.audit.maxBackoffMs,
+              leaseMs: config.audit.leaseMs,
+              callTimeoutMs: config.audit.timeoutMs,
             });
             monitor = startBacklogMonitor({ outbox, registry: metrics, logger, intervalMs: 5_000, warnAfterSeconds: config.audit.backlogWarnAfterSeconds });
           }

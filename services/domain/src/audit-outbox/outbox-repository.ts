@@ -65,42 +65,51 @@ export function createOutboxRepository(sequelize: Sequelize) {
     },
 
     /**
-     * Locks up to `limit` due entries, oldest first, skipping rows another relay holds. An
-     * entry is left out while an older entry of the same entity is still waiting (held by
-     * another relay or backing off), so each entity's entries reach the audit log in the
-     * order their changes committed.
+     * Leases up to `limit` due entries, oldest first, for `leaseMs`: they stop being due, so
+     * no other relay (another replica, or this one's next claim) sends them while this one
+     * does. Rows another relay is claiming at this moment are skipped. An entry is left out
+     * while an older entry of the same entity is still in the outbox (in flight, backing
+     * off, or delivered but not yet deleted), so each entity's entries reach the audit log
+     * in the order their changes committed. Commits at once: a relay that dies mid-delivery
+     * leaves its entries to be claimed again when the lease ends (a re-send is a replay).
      */
-    async claimDue(tx: Transaction, limit: number): Promise<OutboxEntry[]> {
+    async claimDue(limit: number, leaseMs: number): Promise<OutboxEntry[]> {
       const rows = await sequelize.query<OutboxRow>(
-        `WITH claimed AS (
-           SELECT * FROM audit_outbox WHERE next_attempt_at <= now()
+        `WITH candidates AS (
+           SELECT id, entity_type, entity_id FROM audit_outbox WHERE next_attempt_at <= now()
            ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
+         ), eligible AS (
+           SELECT c.id FROM candidates c
+           WHERE NOT EXISTS (
+             SELECT 1 FROM audit_outbox o
+             WHERE o.entity_type = c.entity_type AND o.entity_id = c.entity_id AND o.id < c.id
+               AND o.id NOT IN (SELECT id FROM candidates)
+           )
          )
-         SELECT c.* FROM claimed c
-         WHERE NOT EXISTS (
-           SELECT 1 FROM audit_outbox o
-           WHERE o.entity_type = c.entity_type AND o.entity_id = c.entity_id AND o.id < c.id
-             AND o.id NOT IN (SELECT id FROM claimed)
-         )
-         ORDER BY c.id`,
-        { bind: [limit], type: QueryTypes.SELECT, transaction: tx },
+         UPDATE audit_outbox o SET next_attempt_at = now() + ($2::int * interval '1 millisecond')
+         FROM eligible e WHERE o.id = e.id
+         RETURNING o.*`,
+        { bind: [limit, Math.round(leaseMs)], type: QueryTypes.SELECT },
       );
-      return rows.map(toEntry);
+      return rows.map(toEntry).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     },
 
-    async deleteDelivered(tx: Transaction, ids: readonly bigint[]): Promise<void> {
+    async deleteDelivered(ids: readonly bigint[]): Promise<void> {
       if (ids.length === 0) return;
-      await sequelize.query('DELETE FROM audit_outbox WHERE id = ANY($1::bigint[])', {
-        bind: [ids.map(String)],
-        transaction: tx,
-      });
+      await sequelize.query('DELETE FROM audit_outbox WHERE id = ANY($1::bigint[])', { bind: [ids.map(String)] });
     },
 
-    async markFailed(tx: Transaction, id: bigint, error: string, retryInMs: number): Promise<void> {
+    /** Ends the lease of claimed entries that were not attempted: due again at once. */
+    async release(ids: readonly bigint[]): Promise<void> {
+      if (ids.length === 0) return;
+      await sequelize.query('UPDATE audit_outbox SET next_attempt_at = now() WHERE id = ANY($1::bigint[])', { bind: [ids.map(String)] });
+    },
+
+    async markFailed(id: bigint, error: string, retryInMs: number): Promise<void> {
       await sequelize.query(
         `UPDATE audit_outbox SET attempts = attempts + 1, last_error = $2,
            next_attempt_at = now() + ($3::int * interval '1 millisecond') WHERE id = $1`,
-        { bind: [id.toString(), error.slice(0, 2000), Math.round(retryInMs)], transaction: tx },
+        { bind: [id.toString(), error.slice(0, 2000), Math.round(retryInMs)] },
       );
     },
 
