@@ -123,14 +123,19 @@ export function createActionLogRepository(sequelize: Sequelize) {
           async insert(entries) {
             if (entries.length === 0) return;
             // One statement for the whole batch: unnest() of column arrays keeps the bind
-            // count fixed (24) however many rows there are.
+            // count fixed (26) however many rows there are.
             const col = <K extends keyof ActionLogEntry>(k: K) => entries.map((e) => e[k]);
+            const last = entries[entries.length - 1]!;
+            // The rows and the new chain head in one statement (one round trip under the lock).
             await sequelize.query(
-              `INSERT INTO action_log_entries (${COLUMNS})
-               SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::timestamptz[], $4::timestamptz[], $5::text[],
+              `WITH inserted AS (
+                 INSERT INTO action_log_entries (${COLUMNS})
+                 SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::timestamptz[], $4::timestamptz[], $5::text[],
                  $6::text[], $7::text[], $8::text[], $9::jsonb[], $10::text[], $11::text[], $12::text[], $13::text[],
                  $14::text[], $15::text[], $16::text[], $17::text[], $18::smallint[], $19::text[], $20::text[], $21::text[],
-                 $22::boolean[], $23::text[], $24::text[])`,
+                 $22::boolean[], $23::text[], $24::text[])
+               )
+               UPDATE audit_chain_head SET seq = $25, hash = $26 WHERE id = 1`,
               {
                 bind: [
                   entries.map((e) => e.seq.toString()),
@@ -157,16 +162,13 @@ export function createActionLogRepository(sequelize: Sequelize) {
                   col('actorVerified'),
                   col('unverifiedActorId'),
                   col('outcome'),
+                  last.seq.toString(),
+                  last.hash,
                 ],
-                type: QueryTypes.INSERT,
+                type: QueryTypes.UPDATE,
                 transaction,
               },
             );
-            const last = entries[entries.length - 1]!;
-            await sequelize.query('UPDATE audit_chain_head SET seq = $1, hash = $2 WHERE id = 1', {
-              bind: [last.seq.toString(), last.hash],
-              transaction,
-            });
             current = { seq: last.seq, hash: last.hash };
           },
         };
