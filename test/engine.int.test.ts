@@ -19,7 +19,8 @@ let http: FixtureHttpServer;
 const HTTP_SERVER = 'io.github.fixture/http';
 const STDIO_SERVER = 'io.github.fixture/stdio';
 const FIXTURE = path.resolve(__dirname, 'fixtures/mcp-fixture-server.ts');
-const ENGINE_ENV = { ENGINE_LEASE_MS: '3000', ENGINE_HEARTBEAT_MS: '500', ENGINE_POLL_INTERVAL_MS: '200' };
+const MAX_OUTPUT = 64 * 1024;
+const ENGINE_ENV = { ENGINE_LEASE_MS: '3000', ENGINE_HEARTBEAT_MS: '500', ENGINE_POLL_INTERVAL_MS: '200', ENGINE_MAX_STEP_OUTPUT_BYTES: String(MAX_OUTPUT) };
 
 const ms = (n: number) => ({ seconds: BigInt(Math.floor(n / 1000)), nanos: (n % 1000) * 1e6 });
 const fastRetry = (maxAttempts: number) => ({ maxAttempts, initialBackoff: ms(50), backoffMultiplier: 2, maxBackoff: ms(200) });
@@ -165,6 +166,22 @@ describe('execution', () => {
     expect(done.error).toMatch(/step "boom" failed: .*the sky fell/);
     expect(step(done, 'boom')).toMatchObject({ status: StepRunStatus.FAILED, attempt: 2 });
     expect(step(done, 'after').status).toBe(StepRunStatus.CANCELLED);
+  });
+
+  it('fails a step for good when its output is over ENGINE_MAX_STEP_OUTPUT_BYTES, keeping none of it', async () => {
+    const wf = await defineWorkflow(
+      [{ id: 'big', tool: 'echo', arguments: { text: '${params.text}' }, maxAttempts: 3 }],
+      { type: 'object', properties: { text: { type: 'string' } }, required: ['text'] },
+    );
+    const fits = await finished((await start(wf, { text: 'x'.repeat(MAX_OUTPUT - 1_000) })).name);
+    expect(WorkflowRunStatus[fits.status]).toBe('SUCCEEDED');
+
+    const done = await finished((await start(wf, { text: 'x'.repeat(MAX_OUTPUT + 1) })).name);
+    expect(WorkflowRunStatus[done.status]).toBe('FAILED');
+    expect(done.error).toMatch(new RegExp(`step "big" failed: tool "echo" returned \\d+ bytes of output; the limit is ${MAX_OUTPUT}`));
+    // Not retried (the same call returns the same), and nothing of the output stored.
+    expect(step(done, 'big')).toMatchObject({ status: StepRunStatus.FAILED, attempt: 1 });
+    expect(step(done, 'big').output).toBeUndefined();
   });
 
   it('fails an attempt that exceeds the step timeout', async () => {

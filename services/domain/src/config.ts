@@ -28,6 +28,8 @@ const schema = z
     ENGINE_LEASE_MS: envInt(15_000, 500, 3_600_000),
     ENGINE_HEARTBEAT_MS: envInt(5_000, 100, 600_000),
     ENGINE_POLL_INTERVAL_MS: envInt(2_000, 10, 600_000),
+    // A step's output is stored, streamed and returned with its run: bounded, like any request.
+    ENGINE_MAX_STEP_OUTPUT_BYTES: envInt(1024 * 1024, 1024, 64 * 1024 * 1024),
     MCP_CLIENT_IDLE_MS: envInt(60_000, 100, 86_400_000),
     MCP_CONNECT_TIMEOUT_MS: envInt(10_000, 100, 600_000),
   })
@@ -61,6 +63,7 @@ export interface DomainConfig extends ServiceConfig {
     readonly leaseMs: number;
     readonly heartbeatMs: number;
     readonly pollIntervalMs: number;
+    readonly maxStepOutputBytes: number;
     readonly mcpClientIdleMs: number;
     readonly mcpConnectTimeoutMs: number;
   };
@@ -91,6 +94,7 @@ export function loadDomainConfig(env: NodeJS.ProcessEnv = process.env): DomainCo
       leaseMs: c.ENGINE_LEASE_MS,
       heartbeatMs: c.ENGINE_HEARTBEAT_MS,
       pollIntervalMs: c.ENGINE_POLL_INTERVAL_MS,
+      maxStepOutputBytes: c.ENGINE_MAX_STEP_OUTPUT_BYTES,
       mcpClientIdleMs: c.MCP_CLIENT_IDLE_MS,
       mcpConnectTimeoutMs: c.MCP_CONNECT_TIMEOUT_MS,
     },

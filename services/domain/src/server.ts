@@ -109,7 +109,17 @@ export async function startDomainService(config: DomainConfig, logger: Logger): 
           }
           if (runEngine) {
             engine = startWorkflowEngine(
-              { sequelize, store: createEngineStore(sequelize), runs: deps.workflowRuns, mcpDefinitions: deps.mcpDefinitions, audit: deps.audit, pool, logger, listener },
+              {
+                sequelize,
+                store: createEngineStore(sequelize),
+                runs: deps.workflowRuns,
+                mcpDefinitions: deps.mcpDefinitions,
+                audit: deps.audit,
+                pool,
+                logger,
+                listener,
+                maxStepOutputBytes: config.engine.maxStepOutputBytes,
+              },
               {
                 engineId: config.engine.id ?? defaultEngineId(),
                 concurrency: config.engine.concurrency,

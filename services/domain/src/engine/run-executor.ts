@@ -27,6 +27,8 @@ export interface ExecutorDeps {
   readonly audit: AuditRecorder;
   readonly pool: Pick<McpClientPool, 'callTool'>;
   readonly logger: Logger;
+  /** Larger outputs (as JSON) fail the attempt for good instead of being stored. */
+  readonly maxStepOutputBytes: number;
 }
 
 type AttemptOutcome =
@@ -126,6 +128,11 @@ export async function executeRun(deps: ExecutorDeps, run: WorkflowRun, signal: A
         }),
       );
       if (result.isError) return fail(result.errorText || `tool "${step.tool}" reported an error`, true);
+      const outputBytes = Buffer.byteLength(JSON.stringify(result.output ?? null));
+      if (outputBytes > deps.maxStepOutputBytes) {
+        // A retry would return the same: the step fails for good, and nothing of the output is kept.
+        return fail(`tool "${step.tool}" returned ${outputBytes} bytes of output; the limit is ${deps.maxStepOutputBytes} (ENGINE_MAX_STEP_OUTPUT_BYTES)`, false);
+      }
       return { kind: 'succeeded', output: result.output };
     } catch (err) {
       if (abort.signal.aborted && abort.signal.reason !== 'deadline') return { kind: 'stopped' };
