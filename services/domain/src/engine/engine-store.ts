@@ -76,6 +76,23 @@ export function createEngineStore(sequelize: Sequelize) {
       return rows.length === 1;
     },
 
+    /**
+     * Starts the first attempt of the given steps of a run just claimed from PENDING, in the
+     * claim's transaction: the first steps begin with the claim's commit, not one more
+     * transaction later. Same compare-and-set as startAttempt; returns the steps started.
+     */
+    async startFirstAttempts(tx: Transaction, uid: string, stepIds: readonly string[]): Promise<string[]> {
+      if (stepIds.length === 0) return [];
+      const rows = await q<{ stepId: string }>(
+        `UPDATE workflow_step_runs SET status = 'RUNNING', attempt = 1, start_time = clock_timestamp(), end_time = NULL,
+           error = '', next_attempt_at = NULL
+         WHERE run_uid = $1 AND step_id = ANY($2::text[]) AND status = 'PENDING' AND attempt = 0 RETURNING step_id AS "stepId"`,
+        [uid, stepIds],
+        tx,
+      );
+      return rows.map((r) => r.stepId);
+    },
+
     /** Ends the RUNNING attempt; a no-op when the step was meanwhile cancelled. */
     async finishAttempt(
       tx: Transaction,

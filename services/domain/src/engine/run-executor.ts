@@ -57,9 +57,11 @@ function originOf(span: Span): AuditOrigin {
  * (independent steps in parallel), arguments are rendered from parameters and earlier
  * outputs, failed attempts are retried per the step's policy, and the first step that fails
  * for good fails the run. Returns early, leaving the run to whoever owns it next, when
- * `signal` aborts (reason: a StopReason).
+ * `signal` aborts (reason: a StopReason). `started`: steps whose first attempt the claim
+ * already started (RUNNING, attempt 1, in the claim's transaction).
  */
-export async function executeRun(deps: ExecutorDeps, run: WorkflowRun, signal: AbortSignal): Promise<void> {
+export async function executeRun(deps: ExecutorDeps, run: WorkflowRun, signal: AbortSignal, started: ReadonlySet<string> = new Set()): Promise<void> {
+  const preStarted = new Set(started);
   const runSpan = tracer.startSpan(
     'workflow.run',
     { kind: SpanKind.INTERNAL, attributes: { 'workflow.run': runName(run.uid), 'workflow.definition': run.workflowDefinition } },
@@ -150,12 +152,14 @@ export async function executeRun(deps: ExecutorDeps, run: WorkflowRun, signal: A
     const step = steps.get(stepId)!;
     const s = state.get(stepId)!;
     const attempt = s.attempt + 1;
-    const started = await tx(async (t) => {
-      const ok = await deps.store.startAttempt(t, uid, stepId, attempt);
-      if (ok) await deps.runs.notifyChanged(t, uid);
-      return ok;
-    });
-    if (!started) {
+    const begun =
+      preStarted.delete(stepId) ||
+      (await tx(async (t) => {
+        const ok = await deps.store.startAttempt(t, uid, stepId, attempt);
+        if (ok) await deps.runs.notifyChanged(t, uid);
+        return ok;
+      }));
+    if (!begun) {
       // The row moved under us: cancelled, or another engine owns the run now.
       abort.abort((await deps.store.status(uid)) === 'CANCELLED' ? 'cancelled' : 'lease_lost');
       return;

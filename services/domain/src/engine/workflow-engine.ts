@@ -46,16 +46,17 @@ export function startWorkflowEngine(deps: ExecutorDeps & { listener: PgListener 
     const free = opts.concurrency - active.size;
     if (free <= 0) return 0;
     const claimed = await deps.sequelize.transaction(async (tx) => {
-      const runs: WorkflowRun[] = [];
+      const runs: Array<{ run: WorkflowRun; started: ReadonlySet<string> }> = [];
       for (const c of await store.claimRuns(tx, opts.engineId, free, opts.leaseMs)) {
         const entity = { entityType: 'WORKFLOW_RUN' as const, entityId: runName(c.uid) };
         // A takeover: attempts the dead engine left RUNNING never finished; they go back to
         // PENDING (and run again) before the run is read for execution.
         const interrupted = c.previousStatus === 'PENDING' ? [] : await store.interruptedSteps(tx, c.uid);
         const run = (await deps.runs.findByUid(c.uid, { tx }))!;
-        runs.push(run);
         const origin = systemOrigin(parseTraceparent(run.traceparent) ? run.traceparent : '');
         if (c.previousStatus === 'PENDING') {
+          const roots = run.definition.steps.filter((s) => s.dependsOn.length === 0).map((s) => s.id);
+          runs.push({ run, started: new Set(await store.startFirstAttempts(tx, c.uid, roots)) });
           await deps.runs.notifyChanged(tx, c.uid);
           await deps.audit.record(tx, { actionType: 'UPDATE', ...entity, details: { status: 'RUNNING', previousStatus: 'PENDING' } }, origin);
           continue;
@@ -72,15 +73,16 @@ export function startWorkflowEngine(deps: ExecutorDeps & { listener: PgListener 
             origin,
           );
         }
+        runs.push({ run, started: new Set() });
         logger.info({ run: runName(c.uid) }, 'took over a run whose lease lapsed');
       }
       return runs;
     });
-    for (const run of claimed) {
+    for (const { run, started } of claimed) {
       const controller = new AbortController();
       const done = (async () => {
         try {
-          await executeRun(deps, run, controller.signal);
+          await executeRun(deps, run, controller.signal, started);
         } catch (err) {
           // The database went away mid-run: the lease lapses and the run is picked up again.
           logger.error({ err, run: runName(run.uid) }, 'run execution interrupted');
