@@ -37,10 +37,10 @@ export interface CategoryRule {
 }
 
 export const DEFAULT_RULES: readonly CategoryRule[] = [
-  { category: 'VerifyActionLog (not a hot path)', url: /entries\/verify-log\.ts/, anywhere: true },
+  { category: 'VerifyActionLog (not a hot path)', url: /entries\/verify-log\.[jt]s/, anywhere: true },
   { category: '(idle)', fn: /^\(idle\)$/ },
   { category: 'GC', fn: /^\(garbage collector\)$/ },
-  { category: 'hash chain: canonical JSON + sha256', url: /entries\/hash-chain\.ts|api\/canonical-json\.ts/ },
+  { category: 'hash chain: canonical JSON + sha256', url: /entries\/hash-chain\.[jt]s|api\/canonical-json\.[jt]s/ },
   { category: 'handler: validate input / build response', url: /audit\/src\/handlers\// },
   { category: 'use cases (record/list)', url: /audit\/src\/entries\// },
   { category: 'repository (row mapping, SQL text)', url: /audit\/src\/repositories\// },

@@ -1,8 +1,8 @@
-import { PAGE_MAX_DETAILS_BYTES } from '../src/entries/list-entries';
+import { PAGE_MAX_BYTES } from '../../../shared/db/budgeted-page';
 import { entryInput, startAuditFixture, type AuditFixture } from './audit-fixture';
 
 /**
- * A List page is cut short once its entries' details reach PAGE_MAX_DETAILS_BYTES, and the
+ * A List page is cut short once its entries reach PAGE_MAX_BYTES (as text), and the
  * page token continues exactly where it stopped, so large entries never make one call
  * hold tens of MiB while every entry is still reachable.
  */
@@ -35,7 +35,7 @@ test('pages of large entries end at the details budget and the token continues t
       const res = await fx.client.listActionLogEntries({ filter: `entity_id = "${entityId}"`, orderBy, pageSize: 1000, pageToken });
       const bytes = res.actionLogEntries.map((e) => JSON.stringify(e.details).length);
       // Within the budget, allowing the one entry that crosses it.
-      expect(bytes.reduce((a, b) => a + b, 0) - bytes[bytes.length - 1]!).toBeLessThan(PAGE_MAX_DETAILS_BYTES);
+      expect(bytes.reduce((a, b) => a + b, 0) - bytes[bytes.length - 1]!).toBeLessThan(PAGE_MAX_BYTES);
       pages.push(res.actionLogEntries.map((e) => e.details!.n as number));
       pageToken = res.nextPageToken;
     } while (pageToken && pages.length < 10);

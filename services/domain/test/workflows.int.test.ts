@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { timestampMs } from '@bufbuild/protobuf/wkt';
 import type { WorkflowDefinition } from '../../../shared/gen/mcpbackend/workflow/v1/workflow_definition_pb';
+import { PAGE_MAX_BYTES } from '../../../shared/db/budgeted-page';
 import { StepRunStatus, WorkflowRunStatus, type WorkflowRun } from '../../../shared/gen/mcpbackend/workflow/v1/workflow_run_pb';
 import {
   codeName,
@@ -383,6 +384,23 @@ describe('workflow runs', () => {
       const err = await rejection(fx.workflows.listWorkflowRuns({ filter: `${filter} AND status = PENDING`, pageSize: 2, pageToken: p1.nextPageToken }));
       expect(codeName(err.code)).toBe('InvalidArgument');
       expect(violatedFields(err)).toEqual(['page_token']);
+    });
+
+    it('ends a page of large runs at PAGE_MAX_BYTES and continues it with the token', async () => {
+      const bigActor = `big-${randomUUID().slice(0, 8)}`;
+      // Four runs of ~1.5 MB of parameters each: more than one page's budget.
+      const big: WorkflowRun[] = [];
+      for (let i = 0; i < 4; i++) big.push(await startRun(wf.name, { city: `${i}`.padEnd(1_500_000, 'x') }, { 'x-user-id': bigActor }));
+      const filter = `actor_id = "${bigActor}"`;
+      const p1 = await fx.workflows.listWorkflowRuns({ filter, pageSize: 1000 });
+      expect(p1.workflowRuns.length).toBeGreaterThan(1);
+      expect(p1.workflowRuns.length).toBeLessThan(4);
+      expect(p1.nextPageToken).not.toBe('');
+      const p2 = await fx.workflows.listWorkflowRuns({ filter, pageSize: 1000, pageToken: p1.nextPageToken });
+      expect(p2.nextPageToken).toBe('');
+      expect(names([...p1.workflowRuns, ...p2.workflowRuns])).toEqual(names([...big].reverse()));
+      const returned = JSON.stringify(p1.workflowRuns.map((r) => r.parameters)).length;
+      expect(returned - 1_500_000).toBeLessThan(PAGE_MAX_BYTES);
     });
   });
 

@@ -3,14 +3,7 @@ import { parseOrderBy } from '../../../../shared/api/order-by';
 import { decodePageToken, keysetPage, queryFingerprint, resolvePageSize } from '../../../../shared/api/page-token';
 import type { ActionLogRepository } from '../repositories/action-log-repository';
 import { ACTION_TYPES, ENTITY_TYPES, type ActionLogEntry } from './action-log-entry';
-
-/**
- * Details (as JSON text) one page may carry. A page of 1,000 entries at the 64 KiB details
- * limit would be 64 MiB; past this budget the page ends early and `next_page_token`
- * continues it (AIP-158 lets a page hold fewer than `page_size` results), so a List call's
- * memory stays bounded under the services' heap cap.
- */
-export const PAGE_MAX_DETAILS_BYTES = 4 * 1024 * 1024;
+import { PAGE_MAX_BYTES } from '../../../../shared/db/budgeted-page';
 
 /** Enum names in filters map to their proto numbers; the table stores the short names. */
 const enumValues = (names: readonly string[]) => Object.fromEntries(names.map((n, i) => [n, i + 1]));
@@ -62,7 +55,7 @@ export async function listEntries(repo: ActionLogRepository, req: ListRequest): 
     afterSeq: cursor ? BigInt(cursor.seq as string) : undefined,
     desc: order.desc,
     limit: limit + 1,
-    maxDetailsBytes: PAGE_MAX_DETAILS_BYTES,
+    maxBytes: PAGE_MAX_BYTES,
   });
   const page = keysetPage(entries, limit, fingerprint, (last) => ({ seq: last.seq.toString() }), cutShort);
   return { entries: page.items, nextPageToken: page.nextPageToken };

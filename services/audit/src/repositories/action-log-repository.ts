@@ -1,5 +1,6 @@
 import { QueryTypes, type Sequelize, type Transaction } from 'sequelize';
 import type { ActionLogEntry, ActionTypeName, ActorTypeName, EntityTypeName, OutcomeName } from '../entries/action-log-entry';
+import { budgetedPageSql, wasCutShort, type BudgetColumns } from '../../../../shared/db/budgeted-page';
 
 /** The only place that knows the action log's SQL. Everything it returns is a plain object. */
 
@@ -84,8 +85,8 @@ export interface ListQuery {
   readonly afterSeq: bigint | undefined;
   readonly desc: boolean;
   readonly limit: number;
-  /** Details bytes (JSON text) one page may carry; see list(). */
-  readonly maxDetailsBytes: number;
+  /** Bytes (rows as text) one page may carry; see list(). */
+  readonly maxBytes: number;
 }
 
 export function createActionLogRepository(sequelize: Sequelize) {
@@ -181,12 +182,7 @@ export function createActionLogRepository(sequelize: Sequelize) {
       return rows[0] && toEntry(rows[0]);
     },
 
-    /**
-     * Keyset page: rows after the cursor in the requested direction, at most `limit`, and cut
-     * short once the rows' details add up to `maxDetailsBytes` (as JSON text; the first row
-     * always stays). The budget bounds the memory one List call can take, whatever the
-     * entries' size; `cutShort` says rows were left out for it.
-     */
+    /** Keyset page: rows after the cursor in the requested direction, at most `limit`, cut short at `maxBytes` (see budgeted-page.ts). */
     async list(q: ListQuery): Promise<{ entries: ActionLogEntry[]; cutShort: boolean }> {
       const conditions = q.where ? [`(${q.where})`] : [];
       const bind = [...q.bind];
@@ -196,19 +192,12 @@ export function createActionLogRepository(sequelize: Sequelize) {
       }
       const where = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
       const dir = q.desc ? 'DESC' : 'ASC';
-      const limitParam = `$${bind.push(q.limit)}`;
-      const budgetParam = `$${bind.push(q.maxDetailsBytes)}`;
-      const rows = await select<EntryRow & { fetched: string }>(
-        `SELECT ${COLUMNS}, fetched FROM (
-           SELECT page.*, count(*) OVER () AS fetched,
-             sum(octet_length(details::text)) OVER (ORDER BY seq ${dir}) - octet_length(details::text) AS bytes_before
-           FROM (SELECT ${COLUMNS} FROM action_log_entries ${where} ORDER BY seq ${dir} LIMIT ${limitParam}) page
-         ) sized
-         WHERE bytes_before < ${budgetParam}
-         ORDER BY seq ${dir}`,
+      const pageSql = `SELECT ${COLUMNS} FROM action_log_entries ${where} ORDER BY seq ${dir} LIMIT $${bind.push(q.limit)}`;
+      const rows = await select<EntryRow & BudgetColumns>(
+        budgetedPageSql({ pageSql, orderBy: `seq ${dir}`, budgetParam: `$${bind.push(q.maxBytes)}` }),
         bind,
       );
-      return { entries: rows.map(toEntry), cutShort: rows.length > 0 && rows.length < Number(rows[0]!.fetched) };
+      return { entries: rows.map(toEntry), cutShort: wasCutShort(rows) };
     },
 
     /** Entries with start <= seq <= end in seq order, fetched in chunks so memory stays flat. */

@@ -1,5 +1,6 @@
 import { QueryTypes, type Sequelize, type Transaction } from 'sequelize';
 import type { McpDefinition, McpTransport, ToolDeclaration } from './mcp-definition';
+import { budgetedPageSql, PAGE_MAX_BYTES, wasCutShort, type BudgetColumns } from '../../../../shared/db/budgeted-page';
 
 interface Row {
   uid: string;
@@ -94,13 +95,15 @@ export function createMcpDefinitionRepository(sequelize: Sequelize) {
       return rows[0] && toDefinition(rows[0]);
     },
 
-    async list(q: McpListQuery): Promise<McpDefinition[]> {
+    /** A keyset page by name, cut short at PAGE_MAX_BYTES (see budgeted-page.ts). */
+    async list(q: McpListQuery): Promise<{ items: McpDefinition[]; cutShort: boolean }> {
       const bind = [...q.bind];
       const conditions = q.where ? [`(${q.where})`] : [];
       if (q.afterName !== undefined) conditions.push(`name > $${bind.push(q.afterName)}`);
       const where = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
-      const rows = await select(`SELECT ${COLUMNS} FROM mcp_definitions ${where} ORDER BY name LIMIT $${bind.push(q.limit)}`, bind);
-      return rows.map(toDefinition);
+      const pageSql = `SELECT ${COLUMNS} FROM mcp_definitions ${where} ORDER BY name LIMIT $${bind.push(q.limit)}`;
+      const rows = (await select(budgetedPageSql({ pageSql, orderBy: 'name', budgetParam: `$${bind.push(PAGE_MAX_BYTES)}` }), bind)) as Array<Row & BudgetColumns>;
+      return { items: rows.map(toDefinition), cutShort: wasCutShort(rows) };
     },
 
     /** Names of workflow definitions whose steps call this MCP definition (at most `limit`). */

@@ -83,13 +83,13 @@ export async function listMcpDefinitions(
   const { sql, bind } = filterToSql(plain, 1);
   const conditions = sql ? [sql] : [];
   for (const c of comparisons.filter((c) => c.field === 'tag')) conditions.push(`$${bind.push(c.value)} = ANY(tags)`);
-  const rows = await deps.mcpDefinitions.list({
+  const { items, cutShort } = await deps.mcpDefinitions.list({
     where: conditions.join(' AND '),
     bind,
     afterName: typeof cursor?.name === 'string' ? cursor.name : undefined,
     limit: limit + 1,
   });
-  const page = keysetPage(rows, limit, fingerprint, (last) => ({ name: last.name }));
+  const page = keysetPage(items, limit, fingerprint, (last) => ({ name: last.name }), cutShort);
   return { definitions: page.items, nextPageToken: page.nextPageToken };
 }
 

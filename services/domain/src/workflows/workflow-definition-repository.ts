@@ -1,6 +1,7 @@
 import { QueryTypes, type Sequelize, type Transaction } from 'sequelize';
 import type { JsonObject } from '@bufbuild/protobuf';
 import type { WorkflowDefinition, WorkflowStep } from './workflow-definition';
+import { budgetedPageSql, PAGE_MAX_BYTES, wasCutShort, type BudgetColumns } from '../../../../shared/db/budgeted-page';
 
 interface Row {
   uid: string;
@@ -90,13 +91,15 @@ export function createWorkflowDefinitionRepository(sequelize: Sequelize) {
       return rows[0] && toDefinition(rows[0]);
     },
 
-    async list(q: WorkflowListQuery): Promise<WorkflowDefinition[]> {
+    /** A keyset page by name, cut short at PAGE_MAX_BYTES (see budgeted-page.ts). */
+    async list(q: WorkflowListQuery): Promise<{ items: WorkflowDefinition[]; cutShort: boolean }> {
       const bind = [...q.bind];
       const conditions = q.where ? [`(${q.where})`] : [];
       if (q.afterName !== undefined) conditions.push(`name > $${bind.push(q.afterName)}`);
       const where = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
-      const rows = await select(`SELECT ${COLUMNS} FROM workflow_definitions ${where} ORDER BY name LIMIT $${bind.push(q.limit)}`, bind);
-      return rows.map(toDefinition);
+      const pageSql = `SELECT ${COLUMNS} FROM workflow_definitions ${where} ORDER BY name LIMIT $${bind.push(q.limit)}`;
+      const rows = (await select(budgetedPageSql({ pageSql, orderBy: 'name', budgetParam: `$${bind.push(PAGE_MAX_BYTES)}` }), bind)) as Array<Row & BudgetColumns>;
+      return { items: rows.map(toDefinition), cutShort: wasCutShort(rows) };
     },
   };
 }

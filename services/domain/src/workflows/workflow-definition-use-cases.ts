@@ -100,13 +100,13 @@ export async function listWorkflowDefinitions(
   for (const c of comparisons.filter((c) => c.field === 'mcp_definition')) {
     conditions.push(`uid IN (SELECT workflow_definition_uid FROM workflow_definition_mcp_refs WHERE mcp_definition_name = $${bind.push(c.value)})`);
   }
-  const rows = await deps.workflowDefinitions.list({
+  const { items, cutShort } = await deps.workflowDefinitions.list({
     where: conditions.join(' AND '),
     bind,
     afterName: typeof cursor?.name === 'string' ? cursor.name : undefined,
     limit: limit + 1,
   });
-  const page = keysetPage(rows, limit, fingerprint, (last) => ({ name: last.name }));
+  const page = keysetPage(items, limit, fingerprint, (last) => ({ name: last.name }), cutShort);
   return { definitions: page.items, nextPageToken: page.nextPageToken };
 }
 

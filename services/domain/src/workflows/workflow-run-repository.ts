@@ -1,6 +1,7 @@
 import { QueryTypes, type Sequelize, type Transaction } from 'sequelize';
 import type { JsonObject, JsonValue } from '@bufbuild/protobuf';
 import type { DefinitionSnapshot, RunStatus, StepRun, StepStatus, WorkflowRun } from './workflow-run';
+import { budgetedPageSql, PAGE_MAX_BYTES, wasCutShort, type BudgetColumns } from '../../../../shared/db/budgeted-page';
 
 interface RunRow {
   uid: string;
@@ -93,7 +94,13 @@ export function createWorkflowRunRepository(sequelize: Sequelize) {
       [rows.map((r) => r.uid)],
       tx,
     );
-    return rows.map((r) => toRun(r, steps.filter((s) => s.run_uid === r.uid)));
+    const byRun = new Map<string, StepRow[]>();
+    for (const s of steps) {
+      const list = byRun.get(s.run_uid);
+      if (list) list.push(s);
+      else byRun.set(s.run_uid, [s]);
+    }
+    return rows.map((r) => toRun(r, byRun.get(r.uid) ?? []));
   }
 
   return {
@@ -122,7 +129,8 @@ export function createWorkflowRunRepository(sequelize: Sequelize) {
       return (await withSteps(rows, opts.tx))[0];
     },
 
-    async list(query: RunListQuery): Promise<WorkflowRun[]> {
+    /** A keyset page, newest first, cut short at PAGE_MAX_BYTES counting each run's steps too (see budgeted-page.ts). */
+    async list(query: RunListQuery): Promise<{ items: WorkflowRun[]; cutShort: boolean }> {
       const bind = [...query.bind];
       const conditions = query.where ? [`(${query.where})`] : [];
       if (query.before) {
@@ -131,11 +139,18 @@ export function createWorkflowRunRepository(sequelize: Sequelize) {
         conditions.push(`(create_time, uid) < ($${t}::timestamptz, $${u}::uuid)`);
       }
       const where = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
-      const rows = await q<RunRow>(
-        `SELECT ${RUN_COLUMNS} FROM workflow_runs ${where} ORDER BY create_time DESC, uid DESC LIMIT $${bind.push(query.limit)}`,
+      const pageSql = `SELECT ${RUN_COLUMNS} FROM workflow_runs ${where} ORDER BY create_time DESC, uid DESC LIMIT $${bind.push(query.limit)}`;
+      const rows = await q<RunRow & BudgetColumns>(
+        budgetedPageSql({
+          pageSql,
+          orderBy: 'create_time DESC, uid DESC',
+          budgetParam: `$${bind.push(PAGE_MAX_BYTES)}`,
+          // The run's row and its steps (outputs, errors) as they will be returned.
+          rowBytes: 'octet_length(page::text) + (SELECT coalesce(sum(octet_length(s::text)), 0) FROM workflow_step_runs s WHERE s.run_uid = page.uid)',
+        }),
         bind,
       );
-      return withSteps(rows);
+      return { items: await withSteps(rows), cutShort: wasCutShort(rows) };
     },
 
     /**

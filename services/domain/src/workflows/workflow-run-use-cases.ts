@@ -124,8 +124,8 @@ export async function listWorkflowRuns(
       ? { createTime: new Date(cursor.t), uid: cursor.u }
       : undefined;
   if (cursor && !before) throw InvalidArgumentError.field('page_token', 'is malformed');
-  const rows = await deps.workflowRuns.list({ where: sql, bind, before, limit: limit + 1 });
-  const page = keysetPage(rows, limit, fingerprint, (last) => ({ t: last.createTime.toISOString(), u: last.uid }));
+  const { items, cutShort } = await deps.workflowRuns.list({ where: sql, bind, before, limit: limit + 1 });
+  const page = keysetPage(items, limit, fingerprint, (last) => ({ t: last.createTime.toISOString(), u: last.uid }), cutShort);
   return { runs: page.items, nextPageToken: page.nextPageToken };
 }
 
