@@ -20,10 +20,9 @@ export interface EntryGroup {
  * only after the commit, so an acknowledged entry is durable.
  */
 export async function recordEntryGroups(repo: ActionLogRepository, groups: readonly EntryGroup[]): Promise<RecordResult[][]> {
-  return repo.withChainLock(async (appender) => {
-    const all = groups.flatMap((g) => g.entries);
-    const existing = new Map<string, ActionLogEntry>();
-    for (const e of await appender.findByEventIds([...new Set(all.map((e) => e.eventId))])) existing.set(e.eventId, e);
+  const eventIds = [...new Set(groups.flatMap((g) => g.entries.map((e) => e.eventId)))];
+  return repo.withChainLock(eventIds, async (appender) => {
+    const existing = new Map<string, ActionLogEntry>(appender.existing.map((e) => [e.eventId, e]));
 
     // Taken under the lock, so record_time never goes backwards along the chain.
     const recordTime = truncateToMillis(new Date());

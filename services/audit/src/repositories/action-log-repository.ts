@@ -35,6 +35,8 @@ const COLUMNS =
   'seq, event_id, occur_time, record_time, actor_id, action_type, entity_type, entity_id, details, ' +
   'trace_id, span_id, trace_state, service_name, client_ip, user_agent, prev_hash, hash, ' +
   'hash_version, actor_type, actor_subject, actor_issuer, actor_verified, unverified_actor_id, outcome';
+/** COLUMNS qualified with the alias `e`, for joins. */
+const E_COLUMNS = COLUMNS.split(', ').map((c) => `e.${c}`).join(', ');
 
 function toEntry(r: EntryRow): ActionLogEntry {
   return {
@@ -74,7 +76,8 @@ export interface ChainHead {
 /** Operations valid only while the chain head is locked (one appender at a time). */
 export interface ChainAppender {
   readonly head: ChainHead;
-  findByEventIds(eventIds: readonly string[]): Promise<ActionLogEntry[]>;
+  /** Entries already recorded under the event ids given to withChainLock (read under the lock). */
+  readonly existing: readonly ActionLogEntry[];
   insert(entries: readonly ActionLogEntry[]): Promise<void>;
 }
 
@@ -97,30 +100,27 @@ export function createActionLogRepository(sequelize: Sequelize) {
     /**
      * Runs `fn` in one transaction holding the chain-head row lock. Appends are therefore
      * serialised across requests and replicas: seq is gap-free and increases in commit order,
-     * and each entry links to the hash of the entry committed just before it.
+     * and each entry links to the hash of the entry committed just before it. The entries
+     * already recorded under `eventIds` (replays) are read with the lock, in the same round trip.
      */
-    async withChainLock<T>(fn: (appender: ChainAppender) => Promise<T>): Promise<T> {
+    async withChainLock<T>(eventIds: readonly string[], fn: (appender: ChainAppender) => Promise<T>): Promise<T> {
       return sequelize.transaction(async (transaction) => {
-        const [head] = await select<{ seq: string; hash: string }>(
-          'SELECT seq, hash FROM audit_chain_head WHERE id = 1 FOR UPDATE',
-          [],
+        const rows = await select<{ head_seq: string; head_hash: string } & Partial<EntryRow>>(
+          `SELECT h.seq AS head_seq, h.hash AS head_hash, ${E_COLUMNS}
+           FROM audit_chain_head h LEFT JOIN action_log_entries e ON e.event_id = ANY($1::uuid[])
+           WHERE h.id = 1 FOR UPDATE OF h`,
+          [eventIds],
           transaction,
         );
+        const [head] = rows;
         if (!head) throw new Error('audit_chain_head is missing its row: the schema is not migrated');
-        let current: ChainHead = { seq: BigInt(head.seq), hash: head.hash };
+        let current: ChainHead = { seq: BigInt(head.head_seq), hash: head.head_hash };
+        const existing = rows.filter((r) => r.event_id != null).map((r) => toEntry(r as EntryRow));
         const appender: ChainAppender = {
           get head() {
             return current;
           },
-          async findByEventIds(eventIds) {
-            if (eventIds.length === 0) return [];
-            const rows = await select<EntryRow>(
-              `SELECT ${COLUMNS} FROM action_log_entries WHERE event_id = ANY($1::uuid[])`,
-              [eventIds],
-              transaction,
-            );
-            return rows.map(toEntry);
-          },
+          existing,
           async insert(entries) {
             if (entries.length === 0) return;
             // One statement for the whole batch: unnest() of column arrays keeps the bind
