@@ -21,12 +21,11 @@ export interface BudgetColumns {
  * placeholder bound to the budget in bytes.
  */
 export function budgetedPageSql(opts: { pageSql: string; orderBy: string; budgetParam: string; rowBytes?: string }): string {
-  const bytes = opts.rowBytes ?? 'octet_length(page::text)';
   return `SELECT * FROM (
-      SELECT page.*, count(*) OVER () AS page_fetched,
-        sum(${bytes}) OVER (ORDER BY ${opts.orderBy} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) - (${bytes}) AS page_bytes_before
-      FROM (${opts.pageSql}) page
-    ) sized
+      SELECT sized.*, count(*) OVER () AS page_fetched,
+        sum(page_row_bytes) OVER (ORDER BY ${opts.orderBy} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) - page_row_bytes AS page_bytes_before
+      FROM (SELECT page.*, ${opts.rowBytes ?? 'octet_length(page::text)'} AS page_row_bytes FROM (${opts.pageSql}) page) sized
+    ) budgeted
     WHERE page_bytes_before < ${opts.budgetParam}
     ORDER BY ${opts.orderBy}`;
 }

@@ -194,7 +194,8 @@ export function createActionLogRepository(sequelize: Sequelize) {
       const dir = q.desc ? 'DESC' : 'ASC';
       const pageSql = `SELECT ${COLUMNS} FROM action_log_entries ${where} ORDER BY seq ${dir} LIMIT $${bind.push(q.limit)}`;
       const rows = await select<EntryRow & BudgetColumns>(
-        budgetedPageSql({ pageSql, orderBy: `seq ${dir}`, budgetParam: `$${bind.push(q.maxBytes)}` }),
+        // details is the one field without a small fixed bound (64 KiB each); the rest is a few hundred bytes.
+        budgetedPageSql({ pageSql, orderBy: `seq ${dir}`, budgetParam: `$${bind.push(q.maxBytes)}`, rowBytes: 'octet_length(page.details::text)' }),
         bind,
       );
       return { entries: rows.map(toEntry), cutShort: wasCutShort(rows) };
