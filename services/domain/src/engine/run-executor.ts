@@ -82,29 +82,36 @@ export async function executeRun(deps: ExecutorDeps, run: WorkflowRun, signal: A
   const deadline = setTimeout(() => abort.abort('deadline' satisfies StopReason), Math.max(0, deadlineAt - Date.now()));
 
   const tx = <T>(fn: (t: Transaction) => Promise<T>) => deps.sequelize.transaction(fn);
+  /** Set once the run's end is committed (by the last step's transaction, or by endRun). */
+  let ended = false;
 
   async function endRun(status: Extract<RunStatus, 'SUCCEEDED' | 'FAILED'>, failure?: { step?: string; error: string }) {
-    await tx(async (t) => {
-      const previous = await deps.runs.transition(t, uid, ['RUNNING'], status, {
-        error: failure ? (failure.step ? `step "${failure.step}" failed: ${failure.error}` : failure.error) : undefined,
-        failedStep: failure?.step,
-        endTime: new Date(),
-      });
-      // Someone else ended it first (a cancel, or another engine): their status stands.
-      if (!previous) return;
-      if (status === 'FAILED') await deps.runs.cancelOpenSteps(t, uid);
-      await deps.audit.record(
-        t,
-        {
-          actionType: 'UPDATE',
-          entityType: 'WORKFLOW_RUN',
-          entityId: runName(uid),
-          details: { status, previousStatus: previous, ...(failure?.step ? { step: failure.step } : {}), ...(failure ? { error: failure.error } : {}) },
-        },
-        originOf(runSpan),
-      );
-    });
+    if (ended) return;
+    await tx((t) => recordEnd(t, status, failure));
+    ended = true;
     if (status === 'FAILED') runSpan.setStatus({ code: SpanStatusCode.ERROR, message: failure?.error });
+  }
+
+  /** RUNNING → `status` with its audit entry, inside `t`. */
+  async function recordEnd(t: Transaction, status: Extract<RunStatus, 'SUCCEEDED' | 'FAILED'>, failure?: { step?: string; error: string }) {
+    const previous = await deps.runs.transition(t, uid, ['RUNNING'], status, {
+      error: failure ? (failure.step ? `step "${failure.step}" failed: ${failure.error}` : failure.error) : undefined,
+      failedStep: failure?.step,
+      endTime: new Date(),
+    });
+    // Someone else ended it first (a cancel, or another engine): their status stands.
+    if (!previous) return;
+    if (status === 'FAILED') await deps.runs.cancelOpenSteps(t, uid);
+    await deps.audit.record(
+      t,
+      {
+        actionType: 'UPDATE',
+        entityType: 'WORKFLOW_RUN',
+        entityId: runName(uid),
+        details: { status, previousStatus: previous, ...(failure?.step ? { step: failure.step } : {}), ...(failure ? { error: failure.error } : {}) },
+      },
+      originOf(runSpan),
+    );
   }
 
   async function callStep(step: WorkflowStep, attempt: number, stepSpan: Span): Promise<AttemptOutcome> {
@@ -192,6 +199,7 @@ export async function executeRun(deps: ExecutorDeps, run: WorkflowRun, signal: A
           maxMs: step.retryPolicy.maxBackoffMs,
         })
       : 0;
+    let endsRun = false;
     await tx(async (t) => {
       const finished = await deps.store.finishAttempt(
         t,
@@ -204,12 +212,17 @@ export async function executeRun(deps: ExecutorDeps, run: WorkflowRun, signal: A
             : { status: 'FAILED', error: outcome.error },
       );
       if (!finished) return;
-      await deps.runs.notifyChanged(t, uid);
       await recordAttempt(step, attempt, outcome.kind === 'succeeded' ? 'SUCCEEDED' : 'FAILED', durationMs, stepSpan, t, {
         ...(outcome.kind === 'failed' ? { error: outcome.error, willRetry: retry } : {}),
         ...(retry ? { retryInMs: Math.round(retryInMs) } : {}),
       });
+      // The last step to succeed ends the run in the same transaction (its transition notifies
+      // watchers); otherwise watchers hear of the step on its own.
+      endsRun = outcome.kind === 'succeeded' && !abort.signal.aborted && [...state.values()].every((o) => o.stepId === stepId || o.status === 'SUCCEEDED');
+      if (endsRun) await recordEnd(t, 'SUCCEEDED');
+      else await deps.runs.notifyChanged(t, uid);
     });
+    if (endsRun) ended = true;
     if (outcome.kind === 'succeeded') {
       outputs[stepId] = { output: outcome.output };
       state.set(stepId, { ...state.get(stepId)!, status: 'SUCCEEDED', output: outcome.output });
