@@ -13,17 +13,22 @@
  *   hashing the same is exactly the bug this module exists to prevent.
  */
 export function canonicalJson(value: unknown): string {
-  return write(value, [], 'value');
+  return write(value, [], []);
 }
 
-function write(value: unknown, ancestors: object[], path: string): string {
+/**
+ * `ancestors` detects cycles; `at` holds the keys and indexes leading to `value`, turned into
+ * a path string only for an error message (this runs for every audit entry hashed, so the
+ * happy path builds no strings it does not return).
+ */
+function write(value: unknown, ancestors: object[], at: (string | number)[]): string {
   switch (typeof value) {
     case 'string':
       return JSON.stringify(value);
     case 'boolean':
       return value ? 'true' : 'false';
     case 'number':
-      if (!Number.isFinite(value)) throw new TypeError(`canonicalJson: ${path} is ${value}, which has no JSON form`);
+      if (!Number.isFinite(value)) throw new TypeError(`canonicalJson: ${pathOf(at)} is ${value}, which has no JSON form`);
       return JSON.stringify(value);
     case 'bigint':
       return JSON.stringify(value.toString());
@@ -32,35 +37,51 @@ function write(value: unknown, ancestors: object[], path: string): string {
       return 'null';
     case 'function':
     case 'symbol':
-      throw new TypeError(`canonicalJson: ${path} is a ${typeof value}, which has no JSON form`);
+      throw new TypeError(`canonicalJson: ${pathOf(at)} is a ${typeof value}, which has no JSON form`);
     case 'object':
       break;
   }
   if (value === null) return 'null';
   const obj = value as object;
   if (obj instanceof Date) {
-    if (Number.isNaN(obj.getTime())) throw new TypeError(`canonicalJson: ${path} is an invalid Date`);
+    if (Number.isNaN(obj.getTime())) throw new TypeError(`canonicalJson: ${pathOf(at)} is an invalid Date`);
     return JSON.stringify(obj.toISOString());
   }
   if (ArrayBuffer.isView(obj)) {
     return JSON.stringify(Buffer.from(obj.buffer, obj.byteOffset, obj.byteLength).toString('base64'));
   }
   if (obj instanceof Map || obj instanceof Set) {
-    throw new TypeError(`canonicalJson: ${path} is a ${obj.constructor.name}; convert it to an object or array first`);
+    throw new TypeError(`canonicalJson: ${pathOf(at)} is a ${obj.constructor.name}; convert it to an object or array first`);
   }
-  if (ancestors.includes(obj)) throw new TypeError(`canonicalJson: ${path} is a circular reference`);
+  if (ancestors.includes(obj)) throw new TypeError(`canonicalJson: ${pathOf(at)} is a circular reference`);
   ancestors.push(obj);
   try {
+    let out: string;
     if (Array.isArray(obj)) {
-      return `[${obj.map((item, i) => write(item, ancestors, `${path}[${i}]`)).join(',')}]`;
+      out = '[';
+      for (let i = 0; i < obj.length; i++) {
+        at.push(i);
+        out += (i ? ',' : '') + write(obj[i], ancestors, at);
+        at.pop();
+      }
+      return out + ']';
     }
     const record = obj as Record<string, unknown>;
-    const members = Object.keys(record)
-      .filter((key) => record[key] !== undefined)
-      .sort()
-      .map((key) => `${JSON.stringify(key)}:${write(record[key], ancestors, `${path}.${key}`)}`);
-    return `{${members.join(',')}}`;
+    const keys = Object.keys(record).sort();
+    out = '{';
+    for (const key of keys) {
+      const member = record[key];
+      if (member === undefined) continue;
+      at.push(key);
+      out += (out.length > 1 ? ',' : '') + JSON.stringify(key) + ':' + write(member, ancestors, at);
+      at.pop();
+    }
+    return out + '}';
   } finally {
     ancestors.pop();
   }
+}
+
+function pathOf(at: readonly (string | number)[]): string {
+  return at.reduce<string>((path, step) => (typeof step === 'number' ? `${path}[${step}]` : `${path}.${step}`), 'value');
 }
