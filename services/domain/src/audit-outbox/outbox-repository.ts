@@ -72,6 +72,7 @@ export function createOutboxRepository(sequelize: Sequelize) {
      * off, or delivered but not yet deleted), so each entity's entries reach the audit log
      * in the order their changes committed. Commits at once: a relay that dies mid-delivery
      * leaves its entries to be claimed again when the lease ends (a re-send is a replay).
+     * Returned oldest first.
      */
     async claimDue(limit: number, leaseMs: number): Promise<OutboxEntry[]> {
       const rows = await sequelize.query<OutboxRow>(
