@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
+import { IMAGE_NODE_OPTIONS } from '../bench/lib/child-service';
 import { ActionType, EntityType } from '../shared/gen/mcpbackend/audit/v1/action_log_entry_pb';
 import { startStack, type Stack } from './support/stack';
 
@@ -10,7 +11,7 @@ import { startStack, type Stack } from './support/stack';
  * health probe the images' HEALTHCHECK runs reports them healthy. `npm test` builds first.
  */
 const REPO_ROOT = path.resolve(__dirname, '..');
-const HEAP_CAP = { NODE_OPTIONS: '--max-old-space-size=160' };
+const HEAP_CAP = { NODE_OPTIONS: IMAGE_NODE_OPTIONS };
 
 let stack: Stack;
 beforeAll(async () => {

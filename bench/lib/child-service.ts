@@ -38,8 +38,9 @@ export function serviceEntry(service: 'audit' | 'domain'): string {
 
 /**
  * NODE_OPTIONS the service images set (services/<name>/Dockerfile): the V8 old-space cap that keeps
- * a service's memory bounded. Benchmarks run services the same way unless the environment
- * already sets NODE_OPTIONS.
+ * a service's memory bounded (test/compose.int.test.ts checks the Dockerfiles say the same).
+ * Benchmarks and the compiled-build test run services this way unless the environment already
+ * sets NODE_OPTIONS.
  */
 export const IMAGE_NODE_OPTIONS = '--max-old-space-size=160';
 
