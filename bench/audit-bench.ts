@@ -56,7 +56,8 @@ import { describeMachine, formatMachine } from './lib/machine';
 import { cpuDelta, pgBackendCpu } from './lib/pg-cpu';
 import { ownCpuMs, readProcCpuMs, readSystemCpu } from './lib/proc-cpu';
 import { MiB, startRssSampler, type RssSampler } from './lib/proc-memory';
-import { envPositiveInt, fmt, formatTable, goal, type Goal } from './lib/report';
+import { envPositiveInt, fmt, formatTable, goal, goalsLine, type Goal } from './lib/report';
+import { cleanUpOnSignal, log, runBench } from './lib/run-bench';
 import { nowMs, summarize, type LatencySummary } from './lib/stats';
 
 // ---------------------------------------------------------------- configuration
@@ -132,7 +133,6 @@ const sqlArray = (xs: readonly string[]) => `ARRAY[${xs.map((x) => `'${x}'`).joi
 /** Same as SQL `md5(n::text)`, so the client can name trace ids the fill generated. */
 const traceIdOf = (n: number) => createHash('md5').update(String(n)).digest('hex');
 
-const log = (msg: string) => process.stdout.write(`${msg}\n`);
 const loadavg = () =>
   os
     .loadavg()
@@ -829,12 +829,7 @@ async function main(): Promise<number> {
     await admin?.end().catch(() => undefined);
     await dropDatabase(ADMIN_URL, DB_NAME).catch((err: unknown) => log(`could not drop ${DB_NAME}: ${String(err)}`));
   };
-  const onSignal = (signal: NodeJS.Signals) => {
-    log(`\n${signal}: stopping the service and dropping ${DB_NAME}`);
-    void cleanup().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  cleanUpOnSignal(`stopping the service and dropping ${DB_NAME}`, cleanup);
 
   try {
     log('audit service benchmark');
@@ -969,8 +964,7 @@ async function main(): Promise<number> {
     }
     if (ingest) log(`hash chain after ingest: ${ingest.chainValid ? 'verified' : 'NOT VALID'} (VerifyActionLog ${fmt.s(ingest.verifyMs)})`);
     log(`service exit: ${stopped.signal ?? `code ${stopped.code}`}${serviceOutput ? `; its output (LOG_LEVEL=warn):\n${serviceOutput.slice(-4000)}` : ''}`);
-    const missed = goals.filter((g) => g.verdict === 'MISSED');
-    log(`goals: ${goals.length - missed.length}/${goals.length} met${missed.length ? `; MISSED: ${missed.map((g) => g.label).join('; ')}` : ''}`);
+    log(goalsLine(goals));
     log(`total run time ${fmt.s(nowMs() - benchStart - waitedMs)}${waitedMs > 0 ? ` (+ ${fmt.s(waitedMs)} waiting for a quiet machine)` : ''}`);
     return 0;
   } finally {
@@ -978,10 +972,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    process.stderr.write(`audit benchmark failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runBench('audit', main);

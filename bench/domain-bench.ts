@@ -48,7 +48,8 @@ import { describeMachine, formatMachine } from './lib/machine';
 import { cpuDelta, pgBackendCpu } from './lib/pg-cpu';
 import { ownCpuMs, readProcCpuMs, readSystemCpu } from './lib/proc-cpu';
 import { MiB, startRssSampler, type RssSampler } from './lib/proc-memory';
-import { envPositiveInt, fmt, formatTable, goal, type Goal } from './lib/report';
+import { envPositiveInt, fmt, formatTable, goal, goalsLine, type Goal } from './lib/report';
+import { cleanUpOnSignal, log, runBench } from './lib/run-bench';
 import { nowMs, summarize, type LatencySummary } from './lib/stats';
 
 // ---------------------------------------------------------------- configuration
@@ -87,7 +88,6 @@ const DIAG_OUTBOX = (process.env.BENCH_DOMAIN_DIAG ?? '').split(',').map((s) => 
 /** Other processes busier than this (in cores) during a timed section make its figures suspect. */
 const DISTURBED_CORES = 0.25;
 
-const log = (msg: string) => process.stdout.write(`${msg}\n`);
 
 function envNonNegativeInt(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -511,12 +511,7 @@ async function main(): Promise<number> {
       await dropDatabase(ADMIN_URL, db).catch((err: unknown) => log(`could not drop ${db}: ${String(err)}`));
     }
   };
-  const onSignal = (signal: NodeJS.Signals) => {
-    log(`\n${signal}: stopping the services and dropping the benchmark databases`);
-    void cleanup().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  cleanUpOnSignal('stopping the services and dropping the benchmark databases', cleanup);
 
   try {
     const modes = roundOrder(PAIRS);
@@ -663,8 +658,7 @@ async function main(): Promise<number> {
     if (skipped) log(`note: ${skipped} round(s) skipped to stay within BENCH_DOMAIN_BUDGET_S=${BUDGET_S}`);
     const p99s = onRounds.map((r) => fmt.ms(r.visibility!.summary?.p99 ?? NaN)).join(', ');
     log(`visibility p99 per ON round: ${p99s}; pooled p99 is the nearest-rank p99 of all ON-round samples (${fmt.int(allLat.length)})`);
-    const okCount = goals.filter((g) => g.verdict === 'ok').length;
-    log(`goals: ${okCount}/${goals.length} met${goals.some((g) => g.verdict === 'MISSED') ? ` — MISSED: ${goals.filter((g) => g.verdict === 'MISSED').map((g) => g.label).join('; ')}` : ''}`);
+    log(goalsLine(goals));
     log(`run time: ${fmt.s(nowMs() - benchStart)}`);
     return 0;
   } finally {
@@ -672,10 +666,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    process.stderr.write(`domain benchmark failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runBench('domain', main);

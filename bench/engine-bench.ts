@@ -69,7 +69,8 @@ import { cpuDelta, pgBackendCpu } from './lib/pg-cpu';
 import { ownCpuMs, readProcCpuMs, readSystemCpu } from './lib/proc-cpu';
 import { startRssSampler, type RssSampler } from './lib/proc-memory';
 import { waitForQuietMachine } from './lib/quiet-machine';
-import { envPositiveInt, fmt, formatTable, goal, type Goal } from './lib/report';
+import { envPositiveInt, fmt, formatTable, goal, goalsLine, type Goal } from './lib/report';
+import { cleanUpOnSignal, log, runBench } from './lib/run-bench';
 import { summarize, type LatencySummary } from './lib/stats';
 import { timestampToMs, wallClockMs } from './lib/wall-clock';
 
@@ -106,7 +107,6 @@ const MCP_SERVER = 'io.github.bench/noop-http';
 const HEADERS = { 'x-user-id': 'bench-user', 'user-agent': 'engine-bench/0.1' };
 const PASS_THROUGH = /^(ENGINE_|AUDIT_RELAY_|DOMAIN_DB_POOL_MAX$|MCP_CLIENT_|MCP_CONNECT_|LOG_LEVEL$)/;
 
-const log = (msg: string) => process.stdout.write(`${msg}\n`);
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function envNonNegativeInt(name: string, fallback: number): number {
@@ -572,12 +572,7 @@ async function main(): Promise<number> {
     await admin?.end().catch(() => undefined);
     for (const db of Object.values(DB)) await dropDatabase(ADMIN_URL, db).catch((err: unknown) => log(`could not drop ${db}: ${String(err)}`));
   };
-  const onSignal = (signal: NodeJS.Signals) => {
-    log(`\n${signal}: stopping the processes and dropping the benchmark databases`);
-    void cleanup().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  cleanUpOnSignal('stopping the processes and dropping the benchmark databases', cleanup);
 
   try {
     log('workflow engine benchmark: one-step noop workflows (Streamable HTTP) vs. graphile-worker noop jobs');
@@ -785,7 +780,7 @@ async function main(): Promise<number> {
     );
     const disturbed = [...rounds.map((r) => r.cpu.other)].filter((o) => o > DISTURBED_CORES).length;
     log(`load average (1 / 5 / 15 min): start ${loadStart}, end ${loadEnd}${disturbed ? `; ${disturbed} of ${rounds.length} timed rounds ran beside other busy processes` : ''}`);
-    log(`goals: ${goals.filter((g) => g.verdict === 'ok').length}/${goals.length} met${goals.some((g) => g.verdict === 'MISSED') ? ` — MISSED: ${goals.filter((g) => g.verdict === 'MISSED').map((g) => g.label).join('; ')}` : ''}`);
+    log(goalsLine(goals));
     log(`run time: ${fmt.s(wallClockMs() - benchStart)}${quiet.waitedMs > 0 ? ` (+ ${fmt.s(quiet.waitedMs)} waiting for a quiet machine)` : ''}`);
     await cleanup();
     if (CPU_PROF_DIR) log(`\n== domain CPU profile\n${summarizeDomainProfile(CPU_PROF_DIR, domain.pid)}`);
@@ -807,10 +802,4 @@ async function waitForLine(child: ChildService, re: RegExp, timeoutMs: number): 
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    process.stderr.write(`engine benchmark failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runBench('engine', main);

@@ -24,6 +24,13 @@ export function goal(label: string, value: number, op: '<' | '<=' | '>=' | '>', 
   return { label, verdict: met ? 'ok' : 'MISSED' };
 }
 
+/** `goals: 3/5 met — MISSED: a; b` */
+export function goalsLine(goals: readonly Goal[]): string {
+  const missed = goals.filter((g) => g.verdict === 'MISSED').map((g) => g.label);
+  const met = goals.filter((g) => g.verdict === 'ok').length;
+  return `goals: ${met}/${goals.length} met${missed.length ? ` — MISSED: ${missed.join('; ')}` : ''}`;
+}
+
 export const fmt = {
   ms: (v: number) => (Number.isFinite(v) ? `${v.toFixed(2)} ms` : '-'),
   int: (v: number) => (Number.isFinite(v) ? Math.round(v).toLocaleString('en-US') : '-'),
