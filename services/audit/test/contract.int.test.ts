@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { startAuditFixture, type AuditFixture } from './audit-fixture';
+import { rawUnaryError } from '../../../shared/testing/grpc-raw-call';
 import { BAD_REQUEST_URL, BadRequestType, detail, ERROR_INFO_URL, ErrorInfoType, statusDetails } from '../../../shared/testing/grpc-status-details';
 
 /**
@@ -421,17 +422,7 @@ describe('errors over @grpc/grpc-js', () => {
   });
 
   it('UNIMPLEMENTED for a method the service does not have', async () => {
-    const err = await new Promise<grpc.ServiceError>((resolve) => {
-      client.makeUnaryRequest(
-        '/mcpbackend.audit.v1.AuditService/DeleteActionLogEntry',
-        (arg: Buffer) => arg,
-        (buf: Buffer) => buf,
-        Buffer.alloc(0),
-        new grpc.Metadata(),
-        { deadline: Date.now() + 10_000 },
-        (e) => resolve(e!),
-      );
-    });
+    const err = await rawUnaryError(client, '/mcpbackend.audit.v1.AuditService/DeleteActionLogEntry');
     expect(err.code).toBe(grpc.status.UNIMPLEMENTED);
   });
 });

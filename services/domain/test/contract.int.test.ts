@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { startDomainFixture, type DomainFixture } from './domain-fixture';
+import { rawUnaryError } from '../../../shared/testing/grpc-raw-call';
 import { BAD_REQUEST_URL, BadRequestType, detail, ERROR_INFO_URL, ErrorInfoType, statusDetails, type DecodedStatus } from '../../../shared/testing/grpc-status-details';
 
 /**
@@ -551,17 +552,7 @@ describe('WorkflowService over @grpc/grpc-js, from the .proto files', () => {
   });
 
   it('UNIMPLEMENTED for a method the service does not have', async () => {
-    const err = await new Promise<grpc.ServiceError>((resolve) => {
-      wfClient.makeUnaryRequest(
-        '/mcpbackend.workflow.v1.WorkflowService/DeleteWorkflowRun',
-        (arg: Buffer) => arg,
-        (buf: Buffer) => buf,
-        Buffer.alloc(0),
-        new grpc.Metadata(),
-        { deadline: Date.now() + 10_000 },
-        (e) => resolve(e!),
-      );
-    });
+    const err = await rawUnaryError(wfClient, '/mcpbackend.workflow.v1.WorkflowService/DeleteWorkflowRun');
     expect(err.code).toBe(grpc.status.UNIMPLEMENTED);
   });
 });
