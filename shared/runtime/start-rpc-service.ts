@@ -10,6 +10,7 @@ import type { DeniedAttempt } from '../interceptors/auth-interceptor';
 import { createStandardInterceptors } from '../interceptors/standard-interceptors';
 import type { Logger } from '../logging/logger';
 import { createHealthRegistry, type HealthRegistry } from '../rpc/health-service';
+import { useFastUtf8Encoding } from '../rpc/fast-utf8-encoding';
 import { createRpcServer, type HttpRoute } from '../rpc/rpc-server';
 import { createMetricsRegistry, metricsRoute } from '../telemetry/metrics';
 
@@ -47,6 +48,7 @@ export async function startRpcService(opts: {
   build: (ctx: { sequelize: Sequelize; health: HealthRegistry; metrics: Registry }) => ServiceParts;
 }): Promise<RunningService> {
   const { config, logger } = opts;
+  useFastUtf8Encoding();
   const sequelize = createSequelize({ url: config.databaseUrl, poolMax: config.dbPoolMax, applicationName: config.serviceName });
   const health = createHealthRegistry();
   const metrics = createMetricsRegistry(config.serviceName);
