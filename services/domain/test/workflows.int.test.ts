@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { timestampMs } from '@bufbuild/protobuf/wkt';
+import { Client as PgClient } from 'pg';
 import type { WorkflowDefinition } from '../../../shared/gen/mcpbackend/workflow/v1/workflow_definition_pb';
 import { PAGE_MAX_BYTES } from '../../../shared/db/budgeted-page';
+import { RUN_CHANNELS } from '../src/workflows/workflow-run-repository';
 import { StepRunStatus, WorkflowRunStatus, type WorkflowRun } from '../../../shared/gen/mcpbackend/workflow/v1/workflow_run_pb';
 import {
   codeName,
@@ -503,6 +505,50 @@ describe('WatchWorkflowRun', () => {
     abort.abort();
     await stream.next().catch(() => undefined);
     expect(await fx.snapshot()).toEqual(before);
+  });
+});
+
+describe('run notifications (triggers)', () => {
+  let listener: PgClient;
+  const heard: string[] = [];
+  beforeAll(async () => {
+    listener = new PgClient({ connectionString: fx.databaseUrl });
+    await listener.connect();
+    listener.on('notification', (n) => heard.push(`${n.channel} ${n.payload}`));
+    for (const channel of Object.values(RUN_CHANNELS)) await listener.query(`LISTEN "${channel}"`);
+  });
+  afterAll(async () => {
+    await listener?.end();
+  });
+
+  /** What the listener heard while `fn` ran, once a marker sent after it came back (notifications arrive in commit order). */
+  async function heardDuring(fn: () => Promise<unknown>): Promise<string[]> {
+    heard.length = 0;
+    await fn();
+    const marker = randomUUID();
+    await fx.sql(`SELECT pg_notify('${RUN_CHANNELS.changed}', $1)`, [marker]);
+    while (!heard.includes(`${RUN_CHANNELS.changed} ${marker}`)) await new Promise((r) => setTimeout(r, 5));
+    return heard.filter((h) => !h.endsWith(marker));
+  }
+
+  it('a started run wakes the engines; a step or status change wakes watchers once per transaction; a cancel tells the engine', async () => {
+    const wf = await createWorkflow();
+    let uid = '';
+    expect(
+      await heardDuring(async () => {
+        uid = (await startRun(wf.name)).name.split('/')[1]!;
+      }),
+    ).toEqual([`${RUN_CHANNELS.pending} ${uid}`]);
+    // Two step rows in one statement: one notification.
+    expect(await heardDuring(() => fx.sql(`UPDATE workflow_step_runs SET status = 'RUNNING', attempt = 1 WHERE run_uid = $1`, [uid]))).toEqual([
+      `${RUN_CHANNELS.changed} ${uid}`,
+    ]);
+    // A lease renewal changes neither status nor revision: watchers are not woken.
+    expect(await heardDuring(() => fx.sql(`UPDATE workflow_runs SET lease_expires_at = now() WHERE uid = $1`, [uid]))).toEqual([]);
+    expect(await heardDuring(() => fx.workflows.cancelWorkflowRun({ name: `workflowRuns/${uid}` }))).toEqual([
+      `${RUN_CHANNELS.changed} ${uid}`,
+      `${RUN_CHANNELS.cancelled} ${uid}`,
+    ]);
   });
 });
 

@@ -159,13 +159,7 @@ export async function executeRun(deps: ExecutorDeps, run: WorkflowRun, signal: A
     const step = steps.get(stepId)!;
     const s = state.get(stepId)!;
     const attempt = s.attempt + 1;
-    const begun =
-      preStarted.delete(stepId) ||
-      (await tx(async (t) => {
-        const ok = await deps.store.startAttempt(t, uid, stepId, attempt);
-        if (ok) await deps.runs.notifyChanged(t, uid);
-        return ok;
-      }));
+    const begun = preStarted.delete(stepId) || (await tx((t) => deps.store.startAttempt(t, uid, stepId, attempt)));
     if (!begun) {
       // The row moved under us: cancelled, or another engine owns the run now.
       abort.abort((await deps.store.status(uid)) === 'CANCELLED' ? 'cancelled' : 'lease_lost');
@@ -216,11 +210,9 @@ export async function executeRun(deps: ExecutorDeps, run: WorkflowRun, signal: A
         ...(outcome.kind === 'failed' ? { error: outcome.error, willRetry: retry } : {}),
         ...(retry ? { retryInMs: Math.round(retryInMs) } : {}),
       });
-      // The last step to succeed ends the run in the same transaction (its transition notifies
-      // watchers); otherwise watchers hear of the step on its own.
+      // The last step to succeed ends the run in the same transaction.
       endsRun = outcome.kind === 'succeeded' && !abort.signal.aborted && [...state.values()].every((o) => o.stepId === stepId || o.status === 'SUCCEEDED');
       if (endsRun) await recordEnd(t, 'SUCCEEDED');
-      else await deps.runs.notifyChanged(t, uid);
     });
     if (endsRun) ended = true;
     if (outcome.kind === 'succeeded') {

@@ -57,7 +57,6 @@ export function startWorkflowEngine(deps: ExecutorDeps & { listener: PgListener 
         if (c.previousStatus === 'PENDING') {
           const roots = run.definition.steps.filter((s) => s.dependsOn.length === 0).map((s) => s.id);
           runs.push({ run, started: new Set(await store.startFirstAttempts(tx, c.uid, roots)) });
-          await deps.runs.notifyChanged(tx, c.uid);
           await deps.audit.record(tx, { actionType: 'UPDATE', ...entity, details: { status: 'RUNNING', previousStatus: 'PENDING' } }, origin);
           continue;
         }

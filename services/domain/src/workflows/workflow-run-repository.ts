@@ -70,7 +70,8 @@ const toRun = (r: RunRow, steps: readonly StepRow[]): WorkflowRun => ({
 /**
  * PostgreSQL notification channels (payload: the run uid), delivered when the transaction
  * commits: `pending` wakes engines at once, `changed` wakes watchers, `cancelled` tells the
- * engine that owns the run to stop it.
+ * engine that owns the run to stop it. Triggers on workflow_runs and workflow_step_runs send
+ * them (migration 20261126-0004), so every write of a run or step notifies without asking.
  */
 export const RUN_CHANNELS = { pending: 'workflow_run_pending', changed: 'workflow_run_changed', cancelled: 'workflow_run_cancelled' } as const;
 
@@ -85,7 +86,6 @@ export interface RunListQuery {
 export function createWorkflowRunRepository(sequelize: Sequelize) {
   const q = <T extends object>(sql: string, bind: readonly unknown[], tx?: Transaction) =>
     sequelize.query<T>(sql, { bind: bind as unknown[], type: QueryTypes.SELECT, transaction: tx });
-  const notify = (tx: Transaction, channel: string, uid: string) => q('SELECT pg_notify($1, $2)', [channel, uid], tx);
 
   async function withSteps(rows: RunRow[], tx?: Transaction): Promise<WorkflowRun[]> {
     if (rows.length === 0) return [];
@@ -120,7 +120,6 @@ export function createWorkflowRunRepository(sequelize: Sequelize) {
          SELECT $1, step_id, position, 'PENDING' FROM unnest($2::text[]) WITH ORDINALITY AS s(step_id, position)`,
         { bind: [run.uid, run.steps.map((s) => s.stepId)], transaction: tx },
       );
-      await notify(tx, RUN_CHANNELS.pending, run.uid);
     },
 
     /** `lock: 'update'` holds the run row for the rest of `tx` (status changes are serialised on it). */
@@ -174,14 +173,10 @@ export function createWorkflowRunRepository(sequelize: Sequelize) {
         [uid, from, next, fields.error ?? null, fields.failedStep ?? null, fields.startTime ?? null, fields.endTime ?? null],
         tx,
       );
-      if (rows[0]) await notify(tx, RUN_CHANNELS.changed, uid);
       return rows[0]?.previous;
     },
 
     /** Marks every step that has not finished as CANCELLED. */
-    notifyChanged: (tx: Transaction, uid: string) => notify(tx, RUN_CHANNELS.changed, uid),
-    notifyCancelled: (tx: Transaction, uid: string) => notify(tx, RUN_CHANNELS.cancelled, uid),
-
     async cancelOpenSteps(tx: Transaction, uid: string): Promise<void> {
       await sequelize.query(
         `UPDATE workflow_step_runs SET status = 'CANCELLED', end_time = COALESCE(end_time, clock_timestamp())

@@ -150,7 +150,6 @@ export async function cancelWorkflowRun(deps: DomainDeps, req: { name: string; r
       });
     }
     await deps.workflowRuns.cancelOpenSteps(tx, uid);
-    await deps.workflowRuns.notifyCancelled(tx, uid);
     await deps.audit.record(tx, {
       actionType: 'UPDATE',
       entityType: 'WORKFLOW_RUN',
