@@ -1,11 +1,11 @@
 import type { JsonValue } from '@bufbuild/protobuf';
 import { QueryTypes, type Sequelize, type Transaction } from 'sequelize';
 import type { RunStatus } from '../workflows/workflow-run';
+import type { RunRow } from '../workflows/workflow-run-repository';
 
-/** A run this engine now owns, and the status it had before the claim. */
-export interface ClaimedRun {
-  readonly uid: string;
-  readonly previousStatus: RunStatus;
+/** A run this engine now owns (its row as updated), and the status it had before the claim. */
+export interface ClaimedRun extends RunRow {
+  readonly previous_status: RunStatus;
 }
 
 /** The engine's SQL: claims under leases, lease renewal, and compare-and-set step transitions. */
@@ -29,7 +29,7 @@ export function createEngineStore(sequelize: Sequelize) {
            lease_expires_at = clock_timestamp() + $3 * interval '1 millisecond',
            start_time = COALESCE(r.start_time, clock_timestamp()), revision = r.revision + 1, update_time = clock_timestamp()
          FROM c WHERE r.uid = c.uid
-         RETURNING r.uid AS uid, c.status AS "previousStatus"`,
+         RETURNING r.*, c.status AS previous_status`,
         [limit, engineId, leaseMs],
         tx,
       );

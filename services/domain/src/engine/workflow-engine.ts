@@ -46,21 +46,23 @@ export function startWorkflowEngine(deps: ExecutorDeps & { listener: PgListener 
     const free = opts.concurrency - active.size;
     if (free <= 0) return 0;
     const claimed = await deps.sequelize.transaction(async (tx) => {
+      const rows = await store.claimRuns(tx, opts.engineId, free, opts.leaseMs);
+      // A takeover: attempts the dead engine left RUNNING never finished; they go back to
+      // PENDING (and run again) before the steps are read for execution.
+      const interruptedByRun = new Map<string, Array<{ stepId: string; attempt: number }>>();
+      for (const c of rows) if (c.previous_status !== 'PENDING') interruptedByRun.set(c.uid, await store.interruptedSteps(tx, c.uid));
+      const claimedRuns = await deps.runs.withSteps(rows, tx);
       const runs: Array<{ run: WorkflowRun; started: ReadonlySet<string> }> = [];
-      for (const c of await store.claimRuns(tx, opts.engineId, free, opts.leaseMs)) {
-        const entity = { entityType: 'WORKFLOW_RUN' as const, entityId: runName(c.uid) };
-        // A takeover: attempts the dead engine left RUNNING never finished; they go back to
-        // PENDING (and run again) before the run is read for execution.
-        const interrupted = c.previousStatus === 'PENDING' ? [] : await store.interruptedSteps(tx, c.uid);
-        const run = (await deps.runs.findByUid(c.uid, { tx }))!;
+      for (const [i, run] of claimedRuns.entries()) {
+        const entity = { entityType: 'WORKFLOW_RUN' as const, entityId: runName(run.uid) };
         const origin = systemOrigin(parseTraceparent(run.traceparent) ? run.traceparent : '');
-        if (c.previousStatus === 'PENDING') {
+        if (rows[i]!.previous_status === 'PENDING') {
           const roots = run.definition.steps.filter((s) => s.dependsOn.length === 0).map((s) => s.id);
-          runs.push({ run, started: new Set(await store.startFirstAttempts(tx, c.uid, roots)) });
+          runs.push({ run, started: new Set(await store.startFirstAttempts(tx, run.uid, roots)) });
           await deps.audit.record(tx, { actionType: 'UPDATE', ...entity, details: { status: 'RUNNING', previousStatus: 'PENDING' } }, origin);
           continue;
         }
-        for (const s of interrupted) {
+        for (const s of interruptedByRun.get(run.uid) ?? []) {
           const step = run.definition.steps.find((d) => d.id === s.stepId);
           await deps.audit.record(
             tx,
@@ -73,7 +75,7 @@ export function startWorkflowEngine(deps: ExecutorDeps & { listener: PgListener 
           );
         }
         runs.push({ run, started: new Set() });
-        logger.info({ run: runName(c.uid) }, 'took over a run whose lease lapsed');
+        logger.info({ run: runName(run.uid) }, 'took over a run whose lease lapsed');
       }
       return runs;
     });

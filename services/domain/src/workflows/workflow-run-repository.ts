@@ -3,7 +3,8 @@ import type { JsonObject, JsonValue } from '@bufbuild/protobuf';
 import type { DefinitionSnapshot, RunStatus, StepRun, StepStatus, WorkflowRun } from './workflow-run';
 import { budgetedPageSql, PAGE_MAX_BYTES, wasCutShort, type BudgetColumns } from '../../../../shared/db/budgeted-page';
 
-interface RunRow {
+/** A workflow_runs row as the driver returns it (other columns, e.g. the lease, may come along). */
+export interface RunRow {
   uid: string;
   workflow_definition_name: string;
   workflow_definition_revision: number;
@@ -87,7 +88,8 @@ export function createWorkflowRunRepository(sequelize: Sequelize) {
   const q = <T extends object>(sql: string, bind: readonly unknown[], tx?: Transaction) =>
     sequelize.query<T>(sql, { bind: bind as unknown[], type: QueryTypes.SELECT, transaction: tx });
 
-  async function withSteps(rows: RunRow[], tx?: Transaction): Promise<WorkflowRun[]> {
+  /** The runs of these rows with their steps, read in one query. */
+  async function withSteps(rows: readonly RunRow[], tx?: Transaction): Promise<WorkflowRun[]> {
     if (rows.length === 0) return [];
     const steps = await q<StepRow>(
       'SELECT * FROM workflow_step_runs WHERE run_uid = ANY($1::uuid[]) ORDER BY run_uid, position',
@@ -104,21 +106,24 @@ export function createWorkflowRunRepository(sequelize: Sequelize) {
   }
 
   return {
+    withSteps,
+
     async insert(tx: Transaction, run: WorkflowRun): Promise<void> {
+      // One statement for the run and its step rows: the steps' foreign key is checked at its end.
       await sequelize.query(
-        `INSERT INTO workflow_runs (uid, workflow_definition_name, workflow_definition_revision, definition_snapshot, parameters,
-           status, actor_id, trace_id, traceparent, revision, create_time, update_time)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+        `WITH run AS (
+           INSERT INTO workflow_runs (uid, workflow_definition_name, workflow_definition_revision, definition_snapshot, parameters,
+             status, actor_id, trace_id, traceparent, revision, create_time, update_time)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING uid
+         )
+         INSERT INTO workflow_step_runs (run_uid, step_id, position, status)
+         SELECT run.uid, step_id, position, 'PENDING' FROM run, unnest($13::text[]) WITH ORDINALITY AS s(step_id, position)`,
         {
           bind: [run.uid, run.workflowDefinition, run.workflowDefinitionRevision, JSON.stringify(run.definition),
-            JSON.stringify(run.parameters), run.status, run.actorId, run.traceId, run.traceparent, run.revision, run.createTime, run.updateTime],
+            JSON.stringify(run.parameters), run.status, run.actorId, run.traceId, run.traceparent, run.revision, run.createTime, run.updateTime,
+            run.steps.map((s) => s.stepId)],
           transaction: tx,
         },
-      );
-      await sequelize.query(
-        `INSERT INTO workflow_step_runs (run_uid, step_id, position, status)
-         SELECT $1, step_id, position, 'PENDING' FROM unnest($2::text[]) WITH ORDINALITY AS s(step_id, position)`,
-        { bind: [run.uid, run.steps.map((s) => s.stepId)], transaction: tx },
       );
     },
 
