@@ -4,10 +4,13 @@
  * - Database: DATABASE_URL or the per-service *_DATABASE_URL when set; for every service left
  *   without one, an embedded PostgreSQL 15 (data in `${os.tmpdir()}/mcp-backend-pg`, kept
  *   between runs; port EMBEDDED_PG_PORT, default 5433) with databases mcp_audit and mcp_domain.
- * - Services: each entry of SERVICES whose file exists, as `node --import tsx <entry>` (not
- *   `npx tsx`, whose extra node process survives a kill and keeps the port bound). Their
- *   stdout/stderr (JSON log lines) pass through unchanged; the launcher's own logs are JSON
- *   lines too, and the human-readable banner goes to stderr so stdout stays machine-readable.
+ * - Services: every entry of SERVICES. Run as the compiled launcher (`npm start` builds, then
+ *   runs dist/scripts/start.js) it starts the compiled services as the images do: plain node
+ *   with SERVICE_NODE_OPTIONS (the heap cap) unless NODE_OPTIONS is set. Run from source
+ *   (`npm run start:dev`) it starts the sources as `node --import tsx <entry>` (not `npx tsx`,
+ *   whose extra node process survives a kill and keeps the port bound). Their stdout/stderr
+ *   (JSON log lines) pass through unchanged; the launcher's own logs are JSON lines too, and
+ *   the human-readable banner goes to stderr so stdout stays machine-readable.
  * - Shutdown: SIGINT/SIGTERM/SIGHUP are forwarded once to every service; when all have exited,
  *   PostgreSQL stops last, so services can finish in-flight writes. A second Ctrl-C kills them.
  *   A service (or PostgreSQL) dying on its own stops everything and exits non-zero.
@@ -22,10 +25,11 @@ import pino from 'pino';
 import { redactUrl } from '../shared/db/admin';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../shared/db/embedded-postgres';
 import { createLogger } from '../shared/logging/logger';
+import { SERVICE_NODE_OPTIONS } from '../shared/runtime/service-node-options';
 
 interface ServiceSpec {
   name: string;
-  /** Entry point, relative to the repository root. Skipped while the file does not exist. */
+  /** Entry point, relative to the repository root, without its extension (.ts source, .js under dist/). */
   entry: string;
   /** Variable the service reads its port from, and the service's own default for it. */
   portVar: string;
@@ -39,8 +43,8 @@ interface ServiceSpec {
 }
 
 const SERVICES: readonly ServiceSpec[] = [
-  { name: 'audit', entry: 'services/audit/src/main.ts', portVar: 'AUDIT_PORT', defaultPort: 50052, databaseVar: 'AUDIT_DATABASE_URL', database: 'mcp_audit' },
-  { name: 'domain', entry: 'services/domain/src/main.ts', portVar: 'DOMAIN_PORT', defaultPort: 50051, databaseVar: 'DOMAIN_DATABASE_URL', database: 'mcp_domain', env: (ports) => ({ AUDIT_URL: `http://127.0.0.1:${ports.audit}` }) },
+  { name: 'audit', entry: 'services/audit/src/main', portVar: 'AUDIT_PORT', defaultPort: 50052, databaseVar: 'AUDIT_DATABASE_URL', database: 'mcp_audit' },
+  { name: 'domain', entry: 'services/domain/src/main', portVar: 'DOMAIN_PORT', defaultPort: 50051, databaseVar: 'DOMAIN_DATABASE_URL', database: 'mcp_domain', env: (ports) => ({ AUDIT_URL: `http://127.0.0.1:${ports.audit}` }) },
 ];
 
 /** Created on the embedded server even before their service exists, so migrations can target them. */
@@ -48,7 +52,19 @@ const EMBEDDED_DATABASES = ['mcp_audit', 'mcp_domain'];
 const EMBEDDED_DATA_DIR = path.join(os.tmpdir(), 'mcp-backend-pg');
 /** Services allow SHUTDOWN_GRACE_MS (10 s) + 5 s before giving up themselves; we wait a little longer. */
 const KILL_AFTER_MS = 20_000;
-const ROOT = path.resolve(__dirname, '..');
+/** This file runs compiled (dist/scripts/start.js) or from source (scripts/start.ts). */
+const COMPILED = path.extname(__filename) === '.js';
+const ROOT = path.resolve(__dirname, COMPILED ? '../..' : '..');
+
+/** The service's entry file, relative to ROOT, and the node arguments that run it. */
+function entryOf(spec: ServiceSpec): { file: string; args: string[] } {
+  if (COMPILED) {
+    const file = path.join('dist', `${spec.entry}.js`);
+    return { file, args: [file] };
+  }
+  const file = `${spec.entry}.ts`;
+  return { file, args: ['--import', 'tsx', file] };
+}
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const level = LOG_LEVELS.includes(process.env.LOG_LEVEL ?? '') ? process.env.LOG_LEVEL! : 'info';
@@ -127,9 +143,10 @@ function onSignal(signal: NodeJS.Signals): void {
 }
 
 function startService(spec: ServiceSpec, port: number, databaseUrl: string, ports: Record<string, number>): RunningService {
-  const child = spawn(process.execPath, ['--import', 'tsx', spec.entry], {
+  const heapCap = COMPILED && !process.env.NODE_OPTIONS ? { NODE_OPTIONS: SERVICE_NODE_OPTIONS } : {};
+  const child = spawn(process.execPath, entryOf(spec).args, {
     cwd: ROOT,
-    env: { ...process.env, [spec.portVar]: String(port), [spec.databaseVar]: databaseUrl, ...spec.env?.(ports) },
+    env: { ...process.env, ...heapCap, [spec.portVar]: String(port), [spec.databaseVar]: databaseUrl, ...spec.env?.(ports) },
     stdio: ['ignore', 'pipe', 'pipe'],
     // Own process group: a terminal Ctrl-C reaches only the launcher, which forwards it exactly
     // once and in order (services first, database last).
@@ -165,19 +182,17 @@ async function main(): Promise<void> {
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
   process.stdout.on('error', () => undefined); // e.g. `npm start | head`: keep managing the services
 
-  const active = SERVICES.filter((s) => existsSync(path.join(ROOT, s.entry)));
-  const skipped = SERVICES.filter((s) => !active.includes(s));
-  for (const s of skipped) log.info({ child: s.name }, `${s.name}: ${s.entry} does not exist yet; skipping`);
-  if (active.length === 0) throw new Error('no service entry point exists');
+  const missing = SERVICES.map((s) => entryOf(s).file).filter((file) => !existsSync(path.join(ROOT, file)));
+  if (missing.length > 0) throw new Error(`missing ${missing.join(', ')}${COMPILED ? ': run `npm run build` (npm start does)' : ''}`);
 
   const ports: Record<string, number> = {};
-  for (const s of active) {
+  for (const s of SERVICES) {
     ports[s.name] = parsePort(s.portVar, s.defaultPort);
     await assertPortFree(ports[s.name]!, s.portVar);
   }
 
   const configuredUrl = (s: ServiceSpec) => process.env[s.databaseVar] || process.env.DATABASE_URL;
-  if (active.some((s) => !configuredUrl(s))) {
+  if (SERVICES.some((s) => !configuredUrl(s))) {
     const port = parsePort('EMBEDDED_PG_PORT', 5433);
     log.info(`no DATABASE_URL: starting embedded PostgreSQL on 127.0.0.1:${port} (data ${EMBEDDED_DATA_DIR})`);
     pg = await startEmbeddedPostgres({ dataDir: EMBEDDED_DATA_DIR, port, logger: pgLog, detached: true });
@@ -190,11 +205,11 @@ async function main(): Promise<void> {
   }
   if (stopping) return finish();
 
-  for (const s of active) {
+  for (const s of SERVICES) {
     const url = configuredUrl(s) ?? pg!.url(s.database);
     running.push(startService(s, ports[s.name]!, url, ports));
   }
-  void announceWhenListening(skipped);
+  void announceWhenListening();
   await stopRequested;
   return finish();
 }
@@ -215,7 +230,7 @@ async function finish(): Promise<void> {
   process.exit(exitCode);
 }
 
-async function announceWhenListening(skipped: readonly ServiceSpec[]): Promise<void> {
+async function announceWhenListening(): Promise<void> {
   const states = await Promise.all(running.map(async (s) => ({ s, up: await waitForPort(s.port, 60_000) })));
   if (stopping) return;
   const lines = ['', '  mcp-backend is running — Ctrl-C to stop', ''];
@@ -225,7 +240,6 @@ async function announceWhenListening(skipped: readonly ServiceSpec[]): Promise<v
     lines.push(`    ${''.padEnd(9)} db ${redactUrl(s.databaseUrl)}`);
   }
   if (pg) lines.push(`    ${'postgres'.padEnd(9)} ${`127.0.0.1:${pg.port}`.padEnd(24)} embedded PostgreSQL 15, data ${pg.dataDir}`);
-  for (const s of skipped) lines.push(`    ${s.name.padEnd(9)} (not started: ${s.entry} does not exist)`);
   const first = running[0];
   if (first) {
     lines.push('', `  try: npx buf curl --protocol grpc --http2-prior-knowledge http://127.0.0.1:${first.port}/grpc.health.v1.Health/Check`);

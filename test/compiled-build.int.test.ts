@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { IMAGE_NODE_OPTIONS } from '../bench/lib/child-service';
+import { SERVICE_NODE_OPTIONS } from '../shared/runtime/service-node-options';
 import { ActionType, EntityType } from '../shared/gen/mcpbackend/audit/v1/action_log_entry_pb';
 import { startStack, type Stack } from './support/stack';
 
@@ -11,7 +11,7 @@ import { startStack, type Stack } from './support/stack';
  * health probe the images' HEALTHCHECK runs reports them healthy. `npm test` builds first.
  */
 const REPO_ROOT = path.resolve(__dirname, '..');
-const HEAP_CAP = { NODE_OPTIONS: IMAGE_NODE_OPTIONS };
+const HEAP_CAP = { NODE_OPTIONS: SERVICE_NODE_OPTIONS };
 
 let stack: Stack;
 beforeAll(async () => {

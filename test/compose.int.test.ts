@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as yaml from 'js-yaml';
-import { IMAGE_NODE_OPTIONS } from '../bench/lib/child-service';
+import { SERVICE_NODE_OPTIONS } from '../shared/runtime/service-node-options';
 
 const REPO_ROOT = path.resolve(__dirname, '..');
 const COMPOSE_FILE = path.join(REPO_ROOT, 'docker-compose.yml');
@@ -271,7 +271,7 @@ describe.each(APP_SERVICES)('services/$name/Dockerfile', ({ name, port, portVar 
       expect.arrayContaining(['/app/dist/shared/', `/app/dist/services/${name}/`, '/app/dist/scripts/healthcheck.js']),
     );
     // The same cap the benchmarks and the compiled-build test run the services with.
-    expect(stage('ENV', 'runtime').join(' ')).toContain(`NODE_OPTIONS=${IMAGE_NODE_OPTIONS} `);
+    expect(stage('ENV', 'runtime').join(' ')).toContain(`NODE_OPTIONS=${SERVICE_NODE_OPTIONS} `);
     // The compiled paths are where scripts/tsconfig.build.json puts them.
     const buildConfig = JSON.parse(readFileSync(path.join(REPO_ROOT, 'scripts/tsconfig.build.json'), 'utf8')) as { compilerOptions: Dict };
     expect(buildConfig.compilerOptions).toEqual(expect.objectContaining({ rootDir: '..', outDir: '../dist' }));

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { createClient } from '@connectrpc/connect';
 import { Health, HealthCheckResponse_ServingStatus } from '../../shared/gen/grpc/health/v1/health_pb';
 import { createRpcClientTransport } from '../../shared/rpc/client-transport';
+import { SERVICE_NODE_OPTIONS } from '../../shared/runtime/service-node-options';
 
 /** The repository root (bench/lib/ → ../..). */
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -36,14 +37,6 @@ export function serviceEntry(service: 'audit' | 'domain'): string {
   return built;
 }
 
-/**
- * NODE_OPTIONS the service images set (services/<name>/Dockerfile): the V8 old-space cap that keeps
- * a service's memory bounded (test/compose.int.test.ts checks the Dockerfiles say the same).
- * Benchmarks and the compiled-build test run services this way unless the environment already
- * sets NODE_OPTIONS.
- */
-export const IMAGE_NODE_OPTIONS = '--max-old-space-size=160';
-
 export interface ChildService {
   readonly pid: number;
   readonly process: ChildProcess;
@@ -72,7 +65,7 @@ export function startChildService(opts: {
   const loader = /\.[cm]?js$/.test(opts.entry) ? [] : ['--import', 'tsx'];
   const child = spawn(process.execPath, [...(opts.extraNodeArgs ?? []), ...loader, opts.entry], {
     cwd: opts.cwd ?? REPO_ROOT,
-    env: { NODE_OPTIONS: IMAGE_NODE_OPTIONS, ...opts.env },
+    env: { NODE_OPTIONS: SERVICE_NODE_OPTIONS, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   if (child.pid === undefined) throw new Error(`could not start ${opts.entry}`);
