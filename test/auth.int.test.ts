@@ -5,7 +5,7 @@ import { Code, ConnectError, createClient, type CallOptions, type Client } from 
 import { Client as PgClient } from 'pg';
 import { DEFAULT_ROLE_BINDINGS, type Permission } from '../shared/auth/permissions';
 import { Health, HealthCheckResponse_ServingStatus } from '../shared/gen/grpc/health/v1/health_pb';
-import { ActionType, ActorType, EntityType, Outcome } from '../shared/gen/mcpbackend/audit/v1/action_log_entry_pb';
+import { ActionLogEntryView, ActionType, ActorType, EntityType, Outcome } from '../shared/gen/mcpbackend/audit/v1/action_log_entry_pb';
 import { AuditService } from '../shared/gen/mcpbackend/audit/v1/audit_service_pb';
 import { McpDefinitionService } from '../shared/gen/mcpbackend/mcp/v1/mcp_definition_service_pb';
 import { WorkflowService } from '../shared/gen/mcpbackend/workflow/v1/workflow_service_pb';
@@ -731,17 +731,17 @@ async function expectReadsAudited(client: Client<typeof AuditService>): Promise<
     actorIssuer: issuer.issuer,
     unverifiedActorId: 'not-me',
   });
-  expect(actionLogEntries[0]!.details).toMatchObject({ procedure: 'ListActionLogEntries', filter, pageSize: 7, returned: 0 });
+  expect(actionLogEntries[0]!.details).toMatchObject({ procedure: 'ListActionLogEntries', view: 'FULL', filter, pageSize: 7, returned: 0 });
 
   // Get and Verify leave a trail too.
   const { traceId: t2, traceparent: p2 } = newTrace();
   const first = (await client.listActionLogEntries({ pageSize: 1 }, { headers: other })).actionLogEntries[0]!;
-  await client.getActionLogEntry({ name: first.name }, { headers: { ...auditor, traceparent: p2 } });
+  await client.getActionLogEntry({ name: first.name, view: ActionLogEntryView.BASIC }, { headers: { ...auditor, traceparent: p2 } });
   await client.verifyActionLog({}, { headers: { ...auditor, traceparent: p2 } });
   const reads = await auditRows('trace_id = $1', [t2]);
-  expect(reads.map((r) => [r.action_type, r.entity_type, r.entity_id, r.actor_id, r.details.procedure])).toEqual([
-    ['READ', 'ACTION_LOG', first.name, sub, 'GetActionLogEntry'],
-    ['READ', 'ACTION_LOG', 'actionLogEntries', sub, 'VerifyActionLog'],
+  expect(reads.map((r) => [r.action_type, r.entity_type, r.entity_id, r.actor_id, r.details.procedure, r.details.view])).toEqual([
+    ['READ', 'ACTION_LOG', first.name, sub, 'GetActionLogEntry', 'BASIC'],
+    ['READ', 'ACTION_LOG', 'actionLogEntries', sub, 'VerifyActionLog', undefined],
   ]);
 }
 

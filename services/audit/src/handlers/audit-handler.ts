@@ -64,7 +64,7 @@ export function createAuditHandler(deps: {
     async getActionLogEntry(req) {
       const view = parseViewOrThrow(req);
       const entry = await getEntry(repo, req.name);
-      await recordRead(req.name, { procedure: 'GetActionLogEntry' });
+      await recordRead(req.name, { procedure: 'GetActionLogEntry', view });
       return create(GetActionLogEntryResponseSchema, { actionLogEntry: toEntryMessage(entry, view) });
     },
 
@@ -78,6 +78,7 @@ export function createAuditHandler(deps: {
       });
       await recordRead('actionLogEntries', {
         procedure: 'ListActionLogEntries',
+        view,
         filter: req.filter,
         orderBy: req.orderBy,
         pageSize: req.pageSize,
