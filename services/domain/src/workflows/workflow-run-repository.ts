@@ -88,7 +88,7 @@ export function createWorkflowRunRepository(sequelize: Sequelize) {
   const q = <T extends object>(sql: string, bind: readonly unknown[], tx?: Transaction) =>
     sequelize.query<T>(sql, { bind: bind as unknown[], type: QueryTypes.SELECT, transaction: tx });
 
-  /** The runs of these rows with their steps, read in one query. */
+  /** The runs of these rows, in the same order, with their steps (read in one query). */
   async function withSteps(rows: readonly RunRow[], tx?: Transaction): Promise<WorkflowRun[]> {
     if (rows.length === 0) return [];
     const steps = await q<StepRow>(
