@@ -1,6 +1,7 @@
 import { QueryTypes, type Sequelize, type Transaction } from 'sequelize';
 import type { McpDefinition, McpTransport, ToolDeclaration } from './mcp-definition';
 import { budgetedPageSql, PAGE_MAX_BYTES, wasCutShort, type BudgetColumns } from '../../../../shared/db/budgeted-page';
+import type { NameKeysetQuery } from '../shared-repositories/name-keyset-query';
 
 interface Row {
   uid: string;
@@ -33,13 +34,6 @@ const toDefinition = (r: Row): McpDefinition => ({
 });
 
 const COLUMNS = 'uid, name, title, description, version, transport, repository_url, tags, tools, revision, create_time, update_time';
-
-export interface McpListQuery {
-  readonly where: string;
-  readonly bind: readonly unknown[];
-  readonly afterName: string | undefined;
-  readonly limit: number;
-}
 
 /** SQL for MCP definitions (secrets are stored; redaction happens on the way out). */
 export function createMcpDefinitionRepository(sequelize: Sequelize) {
@@ -96,7 +90,7 @@ export function createMcpDefinitionRepository(sequelize: Sequelize) {
     },
 
     /** A keyset page by name, cut short at PAGE_MAX_BYTES (see budgeted-page.ts). */
-    async list(q: McpListQuery): Promise<{ items: McpDefinition[]; cutShort: boolean }> {
+    async list(q: NameKeysetQuery): Promise<{ items: McpDefinition[]; cutShort: boolean }> {
       const bind = [...q.bind];
       const conditions = q.where ? [`(${q.where})`] : [];
       if (q.afterName !== undefined) conditions.push(`name > $${bind.push(q.afterName)}`);

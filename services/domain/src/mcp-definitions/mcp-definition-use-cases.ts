@@ -1,12 +1,9 @@
-import { checkEtag } from '../../../../shared/api/etag';
 import { resolveUpdateMask } from '../../../../shared/api/field-mask';
-import { filterToSql, parseFilter, type FilterFieldSpec } from '../../../../shared/api/filter';
-import { decodePageToken, keysetPage, queryFingerprint, resolvePageSize } from '../../../../shared/api/page-token';
+import { filterToSql, type FilterFieldSpec } from '../../../../shared/api/filter';
 import { jsonValueViolations } from '../../../../shared/api/json-values';
-import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../../../../shared/errors/app-error';
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../../../../shared/errors/app-error';
 import type { DomainDeps } from '../domain-deps';
-import { createIdempotently } from '../shared-repositories/create-idempotently';
-import { isDuplicateName } from '../shared-repositories/request-id';
+import { createVersioned, deleteVersioned, listVersioned, updateVersioned, type ResourceKind } from '../shared-repositories/versioned-resource';
 import { MCP_DEFINITION_MUTABLE_FIELDS, type McpDefinition, type McpDefinitionInput, type McpDefinitionMutableField } from './mcp-definition';
 import { diffMcpDefinitions } from './mcp-definition-diff';
 import { mcpDefinitionEtag, mcpDefinitionJson } from './mcp-definition-json';
@@ -25,30 +22,23 @@ function assertValidInput(input: McpDefinitionInput, fields?: readonly McpDefini
   if (violations.length) throw new InvalidArgumentError(violations);
 }
 
+const mcpDefinitionKind = (deps: DomainDeps): ResourceKind<McpDefinition> => ({
+  resource: RESOURCE,
+  table: 'mcp_definitions',
+  entityType: 'MCP_DEFINITION',
+  createOperation: CREATE_OPERATION,
+  store: deps.mcpDefinitions,
+  etag: mcpDefinitionEtag,
+});
+
 export async function createMcpDefinition(deps: DomainDeps, input: McpDefinitionInput, rawRequestId: string): Promise<McpDefinition> {
   assertValidInput(input);
-  try {
-    return await createIdempotently(deps, {
-      operation: CREATE_OPERATION,
-      rawRequestId,
-      load: (uid) => deps.mcpDefinitions.findByUid(uid),
-      create: async (tx, uid) => {
-        const now = new Date();
-        const definition: McpDefinition = { ...input, transport: input.transport!, uid, revision: 1, createTime: now, updateTime: now };
-        await deps.mcpDefinitions.insert(tx, definition);
-        await deps.audit.record(tx, {
-          actionType: 'CREATE',
-          entityType: 'MCP_DEFINITION',
-          entityId: definition.name,
-          details: { mcpDefinition: mcpDefinitionJson(definition) },
-        });
-        return definition;
-      },
-    });
-  } catch (err) {
-    if (isDuplicateName(err, 'mcp_definitions')) throw new AlreadyExistsError(RESOURCE, input.name);
-    throw err;
-  }
+  return createVersioned(deps, mcpDefinitionKind(deps), {
+    name: input.name,
+    rawRequestId,
+    build: async (_tx, fields) => ({ ...input, transport: input.transport!, ...fields }),
+    details: (created) => ({ mcpDefinition: mcpDefinitionJson(created) }),
+  });
 }
 
 export async function getMcpDefinition(deps: DomainDeps, name: string): Promise<McpDefinition> {
@@ -72,25 +62,20 @@ export async function listMcpDefinitions(
   deps: DomainDeps,
   req: { filter: string; pageSize: number; pageToken: string },
 ): Promise<{ definitions: McpDefinition[]; nextPageToken: string }> {
-  const limit = resolvePageSize(req.pageSize);
-  const comparisons = parseFilter(req.filter, FILTER_FIELDS);
-  const fingerprint = queryFingerprint({ resource: RESOURCE, filter: req.filter.trim() });
-  const cursor = req.pageToken ? decodePageToken(req.pageToken, fingerprint) : undefined;
-  // `tag = "x"` means "has tag x": an array membership test the generic filter SQL cannot express.
-  const plain = comparisons
-    .filter((c) => c.field !== 'tag')
-    .map((c) => (c.field === 'transport' ? { ...c, value: TRANSPORT_KINDS[Number(c.value) - 1]! } : c));
-  const { sql, bind } = filterToSql(plain, 1);
-  const conditions = sql ? [sql] : [];
-  for (const c of comparisons.filter((c) => c.field === 'tag')) conditions.push(`$${bind.push(c.value)} = ANY(tags)`);
-  const { items, cutShort } = await deps.mcpDefinitions.list({
-    where: conditions.join(' AND '),
-    bind,
-    afterName: typeof cursor?.name === 'string' ? cursor.name : undefined,
-    limit: limit + 1,
+  const { items, nextPageToken } = await listVersioned(mcpDefinitionKind(deps), req, {
+    fields: FILTER_FIELDS,
+    toSql: (comparisons) => {
+      // `tag = "x"` means "has tag x": an array membership test the generic filter SQL cannot express.
+      const plain = comparisons
+        .filter((c) => c.field !== 'tag')
+        .map((c) => (c.field === 'transport' ? { ...c, value: TRANSPORT_KINDS[Number(c.value) - 1]! } : c));
+      const { sql, bind } = filterToSql(plain, 1);
+      const conditions = sql ? [sql] : [];
+      for (const c of comparisons.filter((c) => c.field === 'tag')) conditions.push(`$${bind.push(c.value)} = ANY(tags)`);
+      return { sql: conditions.join(' AND '), bind };
+    },
   });
-  const page = keysetPage(items, limit, fingerprint, (last) => ({ name: last.name }), cutShort);
-  return { definitions: page.items, nextPageToken: page.nextPageToken };
+  return { definitions: items, nextPageToken };
 }
 
 export async function updateMcpDefinition(
@@ -100,18 +85,13 @@ export async function updateMcpDefinition(
   const fields = resolveUpdateMask(req.updateMask, MCP_DEFINITION_MUTABLE_FIELDS) as McpDefinitionMutableField[];
   assertValidMcpDefinitionName(req.patch.name, 'mcp_definition');
   assertValidInput(req.patch, fields);
-  return deps.sequelize.transaction(async (tx) => {
-    const current = await deps.mcpDefinitions.findByName(req.patch.name, { tx, lock: 'update' });
-    if (!current) throw new NotFoundError(RESOURCE, req.patch.name);
-    checkEtag(req.etag, mcpDefinitionEtag(current), current.name);
-    const next = applyPatch(current, req.patch, fields);
-    const changes = diffMcpDefinitions(current, next, fields);
-    // Nothing changed: nothing to write and nothing to audit.
-    if (Object.keys(changes).length === 0) return current;
-    const updated: McpDefinition = { ...next, revision: current.revision + 1, updateTime: new Date() };
-    await deps.mcpDefinitions.update(tx, updated);
-    await deps.audit.record(tx, { actionType: 'UPDATE', entityType: 'MCP_DEFINITION', entityId: current.name, details: { changes } });
-    return updated;
+  return updateVersioned(deps, mcpDefinitionKind(deps), {
+    name: req.patch.name,
+    etag: req.etag,
+    change: async (_tx, current) => {
+      const next = applyPatch(current, req.patch, fields);
+      return { next, changes: diffMcpDefinitions(current, next, fields) };
+    },
   });
 }
 
@@ -131,26 +111,21 @@ function applyPatch(current: McpDefinition, patch: McpDefinitionInput, fields: r
 
 export async function deleteMcpDefinition(deps: DomainDeps, req: { name: string; etag: string; force: boolean }): Promise<void> {
   assertValidMcpDefinitionName(req.name);
-  await deps.sequelize.transaction(async (tx) => {
-    // The row lock waits for workflow writes that share-locked this definition, so the
-    // reference check below sees them.
-    const current = await deps.mcpDefinitions.findByName(req.name, { tx, lock: 'update' });
-    if (!current) throw new NotFoundError(RESOURCE, req.name);
-    checkEtag(req.etag, mcpDefinitionEtag(current), current.name);
-    const users = await deps.mcpDefinitions.referencingWorkflows(tx, current.name);
-    if (users.length && !req.force) {
-      throw new FailedPreconditionError(
-        'MCP_DEFINITION_IN_USE',
-        `MCP definition "${current.name}" is used by workflow definitions ${users.map((u) => `"${u}"`).join(', ')}; delete or change them first, or set force`,
-        { workflow_definitions: users.join(',') },
-      );
-    }
-    await deps.mcpDefinitions.delete(tx, current.uid);
-    await deps.audit.record(tx, {
-      actionType: 'DELETE',
-      entityType: 'MCP_DEFINITION',
-      entityId: current.name,
-      details: { mcpDefinition: mcpDefinitionJson(current), force: req.force, usedBy: users },
-    });
+  await deleteVersioned(deps, mcpDefinitionKind(deps), {
+    name: req.name,
+    etag: req.etag,
+    // The row lock taken before this waits for workflow writes that share-locked this
+    // definition, so the reference check sees them.
+    details: async (tx, current) => {
+      const users = await deps.mcpDefinitions.referencingWorkflows(tx, current.name);
+      if (users.length && !req.force) {
+        throw new FailedPreconditionError(
+          'MCP_DEFINITION_IN_USE',
+          `MCP definition "${current.name}" is used by workflow definitions ${users.map((u) => `"${u}"`).join(', ')}; delete or change them first, or set force`,
+          { workflow_definitions: users.join(',') },
+        );
+      }
+      return { mcpDefinition: mcpDefinitionJson(current), force: req.force, usedBy: users };
+    },
   });
 }

@@ -2,6 +2,7 @@ import { QueryTypes, type Sequelize, type Transaction } from 'sequelize';
 import type { JsonObject } from '@bufbuild/protobuf';
 import type { WorkflowDefinition, WorkflowStep } from './workflow-definition';
 import { budgetedPageSql, PAGE_MAX_BYTES, wasCutShort, type BudgetColumns } from '../../../../shared/db/budgeted-page';
+import type { NameKeysetQuery } from '../shared-repositories/name-keyset-query';
 
 interface Row {
   uid: string;
@@ -28,13 +29,6 @@ const toDefinition = (r: Row): WorkflowDefinition => ({
 });
 
 const COLUMNS = 'uid, name, description, parameters_schema, steps, run_timeout_ms, revision, create_time, update_time';
-
-export interface WorkflowListQuery {
-  readonly where: string;
-  readonly bind: readonly unknown[];
-  readonly afterName: string | undefined;
-  readonly limit: number;
-}
 
 export function createWorkflowDefinitionRepository(sequelize: Sequelize) {
   const select = (sql: string, bind: readonly unknown[], tx?: Transaction) =>
@@ -92,7 +86,7 @@ export function createWorkflowDefinitionRepository(sequelize: Sequelize) {
     },
 
     /** A keyset page by name, cut short at PAGE_MAX_BYTES (see budgeted-page.ts). */
-    async list(q: WorkflowListQuery): Promise<{ items: WorkflowDefinition[]; cutShort: boolean }> {
+    async list(q: NameKeysetQuery): Promise<{ items: WorkflowDefinition[]; cutShort: boolean }> {
       const bind = [...q.bind];
       const conditions = q.where ? [`(${q.where})`] : [];
       if (q.afterName !== undefined) conditions.push(`name > $${bind.push(q.afterName)}`);

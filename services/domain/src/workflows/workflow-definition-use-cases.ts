@@ -1,15 +1,12 @@
 import type { JsonObject } from '@bufbuild/protobuf';
 import type { Transaction } from 'sequelize';
 import { canonicalJson } from '../../../../shared/api/canonical-json';
-import { checkEtag } from '../../../../shared/api/etag';
 import { jsonValueViolations } from '../../../../shared/api/json-values';
 import { resolveUpdateMask } from '../../../../shared/api/field-mask';
-import { filterToSql, parseFilter, type FilterFieldSpec } from '../../../../shared/api/filter';
-import { decodePageToken, keysetPage, queryFingerprint, resolvePageSize } from '../../../../shared/api/page-token';
-import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from '../../../../shared/errors/app-error';
+import { filterToSql, type FilterFieldSpec } from '../../../../shared/api/filter';
+import { InvalidArgumentError, NotFoundError } from '../../../../shared/errors/app-error';
 import type { DomainDeps } from '../domain-deps';
-import { createIdempotently } from '../shared-repositories/create-idempotently';
-import { isDuplicateName } from '../shared-repositories/request-id';
+import { createVersioned, deleteVersioned, listVersioned, updateVersioned, type ResourceKind } from '../shared-repositories/versioned-resource';
 import {
   WORKFLOW_DEFINITION_MUTABLE_FIELDS,
   type WorkflowDefinition,
@@ -46,30 +43,25 @@ export function assertValidWorkflowName(name: string, field: string): void {
   }
 }
 
+const workflowDefinitionKind = (deps: DomainDeps): ResourceKind<WorkflowDefinition> => ({
+  resource: RESOURCE,
+  table: 'workflow_definitions',
+  entityType: 'WORKFLOW_DEFINITION',
+  createOperation: CREATE_OPERATION,
+  store: deps.workflowDefinitions,
+  etag: workflowDefinitionEtag,
+});
+
 export async function createWorkflowDefinition(deps: DomainDeps, input: WorkflowDefinitionInput, rawRequestId: string): Promise<WorkflowDefinition> {
-  try {
-    return await createIdempotently(deps, {
-      operation: CREATE_OPERATION,
-      rawRequestId,
-      load: (uid) => deps.workflowDefinitions.findByUid(uid),
-      create: async (tx, uid) => {
-        await assertValid(deps, tx, input);
-        const now = new Date();
-        const definition: WorkflowDefinition = { ...input, uid, revision: 1, createTime: now, updateTime: now };
-        await deps.workflowDefinitions.insert(tx, definition);
-        await deps.audit.record(tx, {
-          actionType: 'CREATE',
-          entityType: 'WORKFLOW_DEFINITION',
-          entityId: definition.name,
-          details: { workflowDefinition: workflowDefinitionJson(definition) },
-        });
-        return definition;
-      },
-    });
-  } catch (err) {
-    if (isDuplicateName(err, 'workflow_definitions')) throw new AlreadyExistsError(RESOURCE, input.name);
-    throw err;
-  }
+  return createVersioned(deps, workflowDefinitionKind(deps), {
+    name: input.name,
+    rawRequestId,
+    build: async (tx, fields) => {
+      await assertValid(deps, tx, input);
+      return { ...input, ...fields };
+    },
+    details: (created) => ({ workflowDefinition: workflowDefinitionJson(created) }),
+  });
 }
 
 export async function getWorkflowDefinition(deps: DomainDeps, name: string): Promise<WorkflowDefinition> {
@@ -90,24 +82,19 @@ export async function listWorkflowDefinitions(
   deps: DomainDeps,
   req: { filter: string; pageSize: number; pageToken: string },
 ): Promise<{ definitions: WorkflowDefinition[]; nextPageToken: string }> {
-  const limit = resolvePageSize(req.pageSize);
-  const comparisons = parseFilter(req.filter, FILTER_FIELDS);
-  const fingerprint = queryFingerprint({ resource: RESOURCE, filter: req.filter.trim() });
-  const cursor = req.pageToken ? decodePageToken(req.pageToken, fingerprint) : undefined;
-  // "uses this MCP server" goes through the reference index rather than the steps JSON.
-  const { sql, bind } = filterToSql(comparisons.filter((c) => c.field !== 'mcp_definition'), 1);
-  const conditions = sql ? [sql] : [];
-  for (const c of comparisons.filter((c) => c.field === 'mcp_definition')) {
-    conditions.push(`uid IN (SELECT workflow_definition_uid FROM workflow_definition_mcp_refs WHERE mcp_definition_name = $${bind.push(c.value)})`);
-  }
-  const { items, cutShort } = await deps.workflowDefinitions.list({
-    where: conditions.join(' AND '),
-    bind,
-    afterName: typeof cursor?.name === 'string' ? cursor.name : undefined,
-    limit: limit + 1,
+  const { items, nextPageToken } = await listVersioned(workflowDefinitionKind(deps), req, {
+    fields: FILTER_FIELDS,
+    toSql: (comparisons) => {
+      // "uses this MCP server" goes through the reference index rather than the steps JSON.
+      const { sql, bind } = filterToSql(comparisons.filter((c) => c.field !== 'mcp_definition'), 1);
+      const conditions = sql ? [sql] : [];
+      for (const c of comparisons.filter((c) => c.field === 'mcp_definition')) {
+        conditions.push(`uid IN (SELECT workflow_definition_uid FROM workflow_definition_mcp_refs WHERE mcp_definition_name = $${bind.push(c.value)})`);
+      }
+      return { sql: conditions.join(' AND '), bind };
+    },
   });
-  const page = keysetPage(items, limit, fingerprint, (last) => ({ name: last.name }), cutShort);
-  return { definitions: page.items, nextPageToken: page.nextPageToken };
+  return { definitions: items, nextPageToken };
 }
 
 export async function updateWorkflowDefinition(
@@ -116,46 +103,36 @@ export async function updateWorkflowDefinition(
 ): Promise<WorkflowDefinition> {
   const fields = resolveUpdateMask(req.updateMask, WORKFLOW_DEFINITION_MUTABLE_FIELDS) as WorkflowDefinitionMutableField[];
   assertValidWorkflowName(req.patch.name, `${PREFIX}.name`);
-  return deps.sequelize.transaction(async (tx) => {
-    const current = await deps.workflowDefinitions.findByName(req.patch.name, { tx, lock: 'update' });
-    if (!current) throw new NotFoundError(RESOURCE, req.patch.name);
-    checkEtag(req.etag, workflowDefinitionEtag(current), current.name);
-    const has = (f: WorkflowDefinitionMutableField) => fields.includes(f);
-    const next: WorkflowDefinition = {
-      ...current,
-      description: has('description') ? req.patch.description : current.description,
-      parametersSchema: has('parameters_schema') ? req.patch.parametersSchema : current.parametersSchema,
-      steps: has('steps') ? req.patch.steps : current.steps,
-      runTimeoutMs: has('run_timeout') ? req.patch.runTimeoutMs : current.runTimeoutMs,
-    };
-    // The merged result is validated whole: a new schema can invalidate unchanged templates.
-    await assertValid(deps, tx, next, fields);
-    const before = workflowFieldJson(current);
-    const after = workflowFieldJson(next);
-    const changes: JsonObject = {};
-    for (const f of fields) {
-      if (canonicalJson(before[f]) !== canonicalJson(after[f])) changes[f] = { before: before[f]!, after: after[f]! };
-    }
-    if (Object.keys(changes).length === 0) return current;
-    const updated: WorkflowDefinition = { ...next, revision: current.revision + 1, updateTime: new Date() };
-    await deps.workflowDefinitions.update(tx, updated);
-    await deps.audit.record(tx, { actionType: 'UPDATE', entityType: 'WORKFLOW_DEFINITION', entityId: current.name, details: { changes } });
-    return updated;
+  return updateVersioned(deps, workflowDefinitionKind(deps), {
+    name: req.patch.name,
+    etag: req.etag,
+    change: async (tx, current) => {
+      const has = (f: WorkflowDefinitionMutableField) => fields.includes(f);
+      const next: WorkflowDefinition = {
+        ...current,
+        description: has('description') ? req.patch.description : current.description,
+        parametersSchema: has('parameters_schema') ? req.patch.parametersSchema : current.parametersSchema,
+        steps: has('steps') ? req.patch.steps : current.steps,
+        runTimeoutMs: has('run_timeout') ? req.patch.runTimeoutMs : current.runTimeoutMs,
+      };
+      // The merged result is validated whole: a new schema can invalidate unchanged templates.
+      await assertValid(deps, tx, next, fields);
+      const before = workflowFieldJson(current);
+      const after = workflowFieldJson(next);
+      const changes: JsonObject = {};
+      for (const f of fields) {
+        if (canonicalJson(before[f]) !== canonicalJson(after[f])) changes[f] = { before: before[f]!, after: after[f]! };
+      }
+      return { next, changes };
+    },
   });
 }
 
 export async function deleteWorkflowDefinition(deps: DomainDeps, req: { name: string; etag: string }): Promise<void> {
   assertValidWorkflowName(req.name, 'name');
-  await deps.sequelize.transaction(async (tx) => {
-    const current = await deps.workflowDefinitions.findByName(req.name, { tx, lock: 'update' });
-    if (!current) throw new NotFoundError(RESOURCE, req.name);
-    checkEtag(req.etag, workflowDefinitionEtag(current), current.name);
-    await deps.workflowDefinitions.delete(tx, current.uid);
-    await deps.audit.record(tx, {
-      actionType: 'DELETE',
-      entityType: 'WORKFLOW_DEFINITION',
-      entityId: current.name,
-      details: { workflowDefinition: workflowDefinitionJson(current) },
-    });
+  await deleteVersioned(deps, workflowDefinitionKind(deps), {
+    name: req.name,
+    etag: req.etag,
+    details: async (_tx, current) => ({ workflowDefinition: workflowDefinitionJson(current) }),
   });
 }
