@@ -51,7 +51,8 @@ import {
   type BatchCreateActionLogEntriesRequest,
 } from '../shared/gen/mcpbackend/audit/v1/audit_service_pb';
 import { createRpcClientTransport } from '../shared/rpc/client-transport';
-import { freePort, REPO_ROOT, serviceEntry, startChildService, waitForServing, type ChildService } from './lib/child-service';
+import { REPO_ROOT, serviceEntry, startChildService, waitForServing, type ChildService } from './lib/child-service';
+import { findFreePort } from '../shared/db/embedded-postgres';
 import { runWithConcurrency } from './lib/concurrency';
 import { describeMachine, formatMachine } from './lib/machine';
 import { cpuDelta, pgBackendCpu } from './lib/pg-cpu';
@@ -847,7 +848,7 @@ async function main(): Promise<number> {
     const revision = codeRevision();
     log(`load average ${loadAtStart}; code ${revision}`);
 
-    const port = await freePort();
+    const port = await findFreePort();
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       AUDIT_DATABASE_URL: BENCH_URL,

@@ -42,7 +42,8 @@ import { databaseUrl, dropDatabase, ensureDatabase, redactUrl } from '../shared/
 import { AuditService } from '../shared/gen/mcpbackend/audit/v1/audit_service_pb';
 import { McpDefinitionService } from '../shared/gen/mcpbackend/mcp/v1/mcp_definition_service_pb';
 import { createRpcClientTransport } from '../shared/rpc/client-transport';
-import { freePort, serviceEntry, startChildService, waitForServing, type ChildService } from './lib/child-service';
+import { serviceEntry, startChildService, waitForServing, type ChildService } from './lib/child-service';
+import { findFreePort } from '../shared/db/embedded-postgres';
 import { runWithConcurrency } from './lib/concurrency';
 import { describeMachine, formatMachine } from './lib/machine';
 import { cpuDelta, pgBackendCpu } from './lib/pg-cpu';
@@ -322,13 +323,13 @@ async function runRound(env: Env, round: number, mode: Mode): Promise<RoundResul
   await ensureDatabase(ADMIN_URL, dbName);
   env.live.domainDb = dbName;
 
-  const port = await freePort();
+  const port = await findFreePort();
   const childEnv: NodeJS.ProcessEnv = {
     ...process.env,
     DOMAIN_DATABASE_URL: dbUrl,
     DOMAIN_PORT: String(port),
     DOMAIN_HOST: '127.0.0.1',
-    AUDIT_URL: mode === 'outbox' ? `http://127.0.0.1:${await freePort()}` : env.auditUrl,
+    AUDIT_URL: mode === 'outbox' ? `http://127.0.0.1:${await findFreePort()}` : env.auditUrl,
     AUDIT_ENABLED: mode === 'off' ? 'false' : 'true',
     ...(mode === 'outbox' ? { AUDIT_RELAY_MIN_BACKOFF_MS: '60000', AUDIT_RELAY_MAX_BACKOFF_MS: '60000' } : {}),
     // Callers named by x-user-id, no JWT: the benchmark measures the audit path, not token checks.
@@ -530,7 +531,7 @@ async function main(): Promise<number> {
     log(`relay settings from the environment: ${RELAY_ENV.length ? RELAY_ENV.map(([k, v]) => `${k}=${v}`).join(' ') : 'none (service defaults)'}`);
     if (SERVICE_NODE_ARGS.length) log(`service node flags: ${SERVICE_NODE_ARGS.join(' ')}`);
 
-    const auditPort = await freePort();
+    const auditPort = await findFreePort();
     const auditEnv: NodeJS.ProcessEnv = {
       ...process.env,
       AUDIT_DATABASE_URL: databaseUrl(ADMIN_URL, AUDIT_DB),

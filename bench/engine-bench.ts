@@ -59,7 +59,8 @@ import { McpDefinitionService } from '../shared/gen/mcpbackend/mcp/v1/mcp_defini
 import { StepRunStatus, WorkflowRunStatus, type WorkflowRun } from '../shared/gen/mcpbackend/workflow/v1/workflow_run_pb';
 import { WorkflowService } from '../shared/gen/mcpbackend/workflow/v1/workflow_service_pb';
 import { createRpcClientTransport } from '../shared/rpc/client-transport';
-import { freePort, serviceEntry, startChildService, waitForServing, type ChildService } from './lib/child-service';
+import { serviceEntry, startChildService, waitForServing, type ChildService } from './lib/child-service';
+import { findFreePort } from '../shared/db/embedded-postgres';
 import { runWithConcurrency } from './lib/concurrency';
 import { startGraphileWorkerChild, type GraphileWorkerChild } from './lib/graphile-worker-baseline';
 import { DEFAULT_RULES, formatCpuProfileSummary, summarizeCpuProfile, type CategoryRule } from './lib/cpuprofile-summary';
@@ -594,7 +595,7 @@ async function main(): Promise<number> {
     const fixtureUrl = await waitForLine(fixture, /listening on (\S+)/, 30_000);
 
     // Audit service.
-    const auditPort = await freePort();
+    const auditPort = await findFreePort();
     const auditEnv: NodeJS.ProcessEnv = {
       ...process.env,
       AUDIT_DATABASE_URL: databaseUrl(ADMIN_URL, DB.audit),
@@ -611,7 +612,7 @@ async function main(): Promise<number> {
     await waitForServing({ baseUrl: auditUrl, child: audit, timeoutMs: 60_000 });
 
     // Domain service: API + engine in one process, auditing ON.
-    const domainPort = await freePort();
+    const domainPort = await findFreePort();
     const domainEnv: NodeJS.ProcessEnv = {
       ...process.env,
       DOMAIN_DATABASE_URL: databaseUrl(ADMIN_URL, DB.domain),

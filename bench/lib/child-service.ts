@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { createClient } from '@connectrpc/connect';
 import { Health, HealthCheckResponse_ServingStatus } from '../../shared/gen/grpc/health/v1/health_pb';
@@ -9,19 +8,6 @@ import { SERVICE_NODE_OPTIONS } from '../../shared/runtime/service-node-options'
 
 /** The repository root (bench/lib/ → ../..). */
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
-
-/** A port nobody listens on right now (bound to port 0, then released). */
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, host, () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * The entry point a benchmark runs for a service: the compiled build (`npm run build` → dist/),
