@@ -21,4 +21,15 @@ export const envPostgresUrl = z
 
 export const envHttpUrl = z.string().regex(/^https?:\/\//, { message: 'expected an http:// or https:// URL' });
 
+/**
+ * A size threshold in bytes, or `off` (never): `off` becomes Infinity, which every size is below.
+ * Rejects anything else, so a typo cannot silently fall back to the default.
+ */
+export const envBytesOrOff = (defaultValue: number) =>
+  z
+    .string()
+    .regex(/^(off|\d+)$/, { message: 'expected a number of bytes or off' })
+    .default(String(defaultValue))
+    .transform((v) => (v === 'off' ? Number.POSITIVE_INFINITY : Number(v)));
+
 export const envLogLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info');

@@ -38,20 +38,27 @@ function fakeAuditRoutes(onCallStarted: () => void) {
           seq: 1n,
           actorId: 'user-1',
           occurTime: timestampFromDate(new Date('2026-01-02T03:04:05Z')),
-          details: { tool: 'search' },
+          // "large": a response well over connect's 1 KiB compression threshold.
+          details: req.name === 'large' ? { tool: 'search', text: 'x'.repeat(8192) } : { tool: 'search' },
         });
         return { actionLogEntry };
       },
     });
 }
 
-async function startServer(health: HealthRegistry, onCallStarted: () => void = () => {}, intercepted: string[] = []) {
+async function startServer(
+  health: HealthRegistry,
+  onCallStarted: () => void = () => {},
+  intercepted: string[] = [],
+  compressMinBytes?: number,
+) {
   const server = createRpcServer({
     routes: fakeAuditRoutes(onCallStarted),
     interceptors: [(next) => (req) => (intercepted.push(req.method.parent.typeName), next(req))],
     health,
     reflection: true,
     readMaxBytes: READ_MAX_BYTES,
+    compressMinBytes,
   });
   const { port } = await server.listen(0, '127.0.0.1');
   return { server, baseUrl: `http://127.0.0.1:${port}`, port };
@@ -301,5 +308,47 @@ describe('rpc server (gRPC, gRPC-Web and Connect on one port)', () => {
     expect(elapsed).toBeGreaterThanOrEqual(190);
     expect(elapsed).toBeLessThan(2_000);
     expect(await hangingCall).toBe(Code.Unavailable);
+  });
+});
+
+describe('rpc server response compression (compressMinBytes)', () => {
+  /** A Connect JSON call from a client that accepts gzip: the Content-Encoding it got, and the entry's text length. */
+  async function callAcceptingGzip(baseUrl: string, name: string) {
+    const res = await fetch(baseUrl + GET_PATH, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'accept-encoding': 'gzip' },
+      body: JSON.stringify({ name }),
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { actionLogEntry: { details: { text?: string } } };
+    return { encoding: res.headers.get('content-encoding'), textLength: body.actionLogEntry.details.text?.length ?? 0 };
+  }
+
+  async function withServer(compressMinBytes: number | undefined, fn: (baseUrl: string) => Promise<void>) {
+    const { server, baseUrl } = await startServer(createHealthRegistry(), undefined, [], compressMinBytes);
+    try {
+      await fn(baseUrl);
+    } finally {
+      await server.close(0);
+    }
+  }
+
+  it('by default gzips responses of 1 KiB and more, and only those', async () => {
+    await withServer(undefined, async (baseUrl) => {
+      expect(await callAcceptingGzip(baseUrl, 'large')).toEqual({ encoding: 'gzip', textLength: 8192 });
+      expect(await callAcceptingGzip(baseUrl, 'small')).toEqual({ encoding: null, textLength: 0 });
+    });
+  });
+
+  it('never compresses with Infinity (RPC_COMPRESS_MIN_BYTES=off), and still answers in full', async () => {
+    await withServer(Number.POSITIVE_INFINITY, async (baseUrl) => {
+      expect(await callAcceptingGzip(baseUrl, 'large')).toEqual({ encoding: null, textLength: 8192 });
+    });
+  });
+
+  it('compresses even small responses with 0', async () => {
+    await withServer(0, async (baseUrl) => {
+      expect(await callAcceptingGzip(baseUrl, 'small')).toEqual({ encoding: 'gzip', textLength: 0 });
+    });
   });
 });

@@ -28,6 +28,11 @@ export interface RpcServerOptions {
   reflection: boolean;
   /** Larger requests fail with RESOURCE_EXHAUSTED. */
   readMaxBytes: number;
+  /**
+   * Responses at least this large are compressed when the client accepts it (connect's default:
+   * 1 KiB); Infinity never compresses. Compressed requests are accepted either way.
+   */
+  compressMinBytes?: number;
   /** Plain HTTP GET endpoints on the same port (e.g. `/metrics`, `/healthz`), by exact path. */
   httpRoutes?: Record<string, HttpRoute>;
   logger?: RpcLogger;
@@ -65,6 +70,7 @@ export function createRpcServer(opts: RpcServerOptions): RpcServer {
     },
     interceptors: opts.interceptors,
     readMaxBytes: opts.readMaxBytes,
+    compressMinBytes: opts.compressMinBytes,
     fallback: (req, res) => serveHttpRoute(opts.httpRoutes ?? {}, req, res),
     shutdownSignal: shutdown.signal,
     // Interceptors see only headers; the connection's address is handed over here.

@@ -63,6 +63,7 @@ export async function startRpcService(opts: {
     health,
     reflection: config.reflection,
     readMaxBytes: config.maxRequestBytes,
+    compressMinBytes: config.compressMinBytes,
     httpRoutes: { '/metrics': metricsRoute(metrics), ...parts.httpRoutes },
     logger,
   });
