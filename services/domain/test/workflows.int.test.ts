@@ -3,7 +3,10 @@ import { timestampMs } from '@bufbuild/protobuf/wkt';
 import { Client as PgClient } from 'pg';
 import type { WorkflowDefinition } from '../../../shared/gen/mcpbackend/workflow/v1/workflow_definition_pb';
 import { PAGE_MAX_BYTES } from '../../../shared/db/budgeted-page';
-import { RUN_CHANNELS } from '../src/workflows/workflow-run-repository';
+import type { Sequelize } from 'sequelize';
+import { createSequelize } from '../../../shared/db/create-sequelize';
+import { createEngineStore, type EngineStore } from '../src/engine/engine-store';
+import { createWorkflowRunRepository, RUN_CHANNELS, type WorkflowRunRepository } from '../src/workflows/workflow-run-repository';
 import { StepRunStatus, WorkflowRunStatus, type WorkflowRun } from '../../../shared/gen/mcpbackend/workflow/v1/workflow_run_pb';
 import {
   codeName,
@@ -549,6 +552,71 @@ describe('run notifications (triggers)', () => {
       `${RUN_CHANNELS.changed} ${uid}`,
       `${RUN_CHANNELS.cancelled} ${uid}`,
     ]);
+  });
+});
+
+describe('engine writes are fenced by the lease (two engines, store level)', () => {
+  let db: Sequelize;
+  let store: EngineStore;
+  let runs: WorkflowRunRepository;
+  beforeAll(() => {
+    db = createSequelize({ url: fx.databaseUrl, poolMax: 2, applicationName: 'test-engines' });
+    store = createEngineStore(db);
+    runs = createWorkflowRunRepository(db);
+  });
+  afterAll(async () => {
+    await db?.close();
+  });
+
+  const A = 'engine-a';
+  const B = 'engine-b';
+  const tx = <T>(fn: (t: import('sequelize').Transaction) => Promise<T>) => db.transaction(fn);
+  const stepRow = async (uid: string) =>
+    (await fx.sql<{ status: string; attempt: number; output: unknown }>('SELECT status, attempt, output FROM workflow_step_runs WHERE run_uid = $1 ORDER BY position', [uid]))[0]!;
+
+  /** A run that engine A claimed and whose first step it started, then B took over (A stalled past its lease). */
+  async function takenOverRun(): Promise<{ uid: string; stepId: string }> {
+    const wf = await createWorkflow();
+    const uid = (await startRun(wf.name)).name.split('/')[1]!;
+    const stepId = wf.steps[0]!.id;
+    // A's claim (the store's claimRuns takes the oldest PENDING run of the database, which may be another test's).
+    await fx.sql(`UPDATE workflow_runs SET status = 'RUNNING', lease_owner = $2, lease_expires_at = now() + interval '1 minute' WHERE uid = $1`, [uid, A]);
+    expect(await tx((t) => store.startFirstAttempts(t, uid, [stepId]))).toEqual([stepId]);
+    // B's takeover: the lease moves, the interrupted attempt goes back to PENDING, B starts attempt 2.
+    await fx.sql('UPDATE workflow_runs SET lease_owner = $2 WHERE uid = $1', [uid, B]);
+    expect(await tx((t) => store.interruptedSteps(t, uid))).toEqual([{ stepId, attempt: 1 }]);
+    expect(await tx((t) => store.startAttempt(t, { uid, owner: B }, stepId, 2))).toBe(true);
+    return { uid, stepId };
+  }
+
+  it('the engine that lost the lease can neither finish its old attempt, start another, nor end the run', async () => {
+    const { uid, stepId } = await takenOverRun();
+    const late = { uid, owner: A };
+    expect(await tx((t) => store.finishAttempt(t, late, stepId, 1, { status: 'SUCCEEDED', output: { from: 'a' } }))).toBe(false);
+    expect(await tx((t) => store.finishAttempt(t, late, stepId, 2, { status: 'FAILED', error: 'late' }))).toBe(false);
+    expect(await tx((t) => store.startAttempt(t, late, stepId, 3))).toBe(false);
+    expect(await tx((t) => runs.transition(t, uid, ['RUNNING'], 'SUCCEEDED', { leaseOwner: A }))).toBeUndefined();
+    expect(await stepRow(uid)).toEqual({ status: 'RUNNING', attempt: 2, output: null });
+    expect((await runs.findByUid(uid))!.status).toBe('RUNNING');
+  });
+
+  it('the owner finishes only the attempt it is running, then ends the run', async () => {
+    const { uid, stepId } = await takenOverRun();
+    const owner = { uid, owner: B };
+    expect(await tx((t) => store.finishAttempt(t, owner, stepId, 1, { status: 'SUCCEEDED', output: { from: 'stale' } }))).toBe(false);
+    expect(await tx((t) => store.finishAttempt(t, owner, stepId, 2, { status: 'SUCCEEDED', output: { from: 'b' } }))).toBe(true);
+    expect(await stepRow(uid)).toEqual({ status: 'SUCCEEDED', attempt: 2, output: { from: 'b' } });
+    expect(await tx((t) => runs.transition(t, uid, ['RUNNING'], 'SUCCEEDED', { leaseOwner: B }))).toBe('RUNNING');
+  });
+
+  it('a cancelled run fences every engine, and a backoff in progress is read back for the next owner', async () => {
+    const { uid, stepId } = await takenOverRun();
+    const retryAt = new Date(Date.now() + 60_000);
+    expect(await tx((t) => store.finishAttempt(t, { uid, owner: B }, stepId, 2, { status: 'PENDING', error: 'flaky', retryAt }))).toBe(true);
+    const waiting = (await runs.findByUid(uid))!.steps[0]!;
+    expect({ status: waiting.status, attempt: waiting.attempt, next: waiting.nextAttemptTime?.getTime() }).toEqual({ status: 'PENDING', attempt: 2, next: retryAt.getTime() });
+    await fx.workflows.cancelWorkflowRun({ name: `workflowRuns/${uid}` });
+    expect(await tx((t) => store.startAttempt(t, { uid, owner: B }, stepId, 3))).toBe(false);
   });
 });
 

@@ -8,6 +8,21 @@ export interface ClaimedRun extends RunRow {
   readonly previous_status: RunStatus;
 }
 
+/** A run as held by one engine: its writes to the run are fenced by `owner`. */
+export interface RunLease {
+  readonly uid: string;
+  /** The engine id recorded as `lease_owner` by the claim. */
+  readonly owner: string;
+}
+
+/**
+ * SQL condition on a workflow_step_runs row: its run is still RUNNING and leased to the engine
+ * bound at `param`. A claim by another engine moves `lease_owner`, so this fences off an engine
+ * that lost its lease (a stall past the lease) before its heartbeat tells it so.
+ */
+const ownedBy = (param: string) =>
+  `EXISTS (SELECT 1 FROM workflow_runs r WHERE r.uid = run_uid AND r.status = 'RUNNING' AND r.lease_owner = ${param})`;
+
 /** The engine's SQL: claims under leases, lease renewal, and compare-and-set step transitions. */
 export function createEngineStore(sequelize: Sequelize) {
   const q = <T extends object>(sql: string, bind: readonly unknown[], tx?: Transaction) =>
@@ -62,15 +77,17 @@ export function createEngineStore(sequelize: Sequelize) {
     },
 
     /**
-     * Starts attempt `attempt` of a step only if it is still PENDING at `attempt - 1`: two
-     * engines can never both start the same attempt, even if their leases overlapped.
+     * Starts attempt `attempt` of a step only if it is still PENDING at `attempt - 1` and the
+     * run is still RUNNING under this engine's lease: two engines can never both start the same
+     * attempt, and an engine that lost its lease without noticing yet starts nothing.
      */
-    async startAttempt(tx: Transaction, uid: string, stepId: string, attempt: number): Promise<boolean> {
+    async startAttempt(tx: Transaction, lease: RunLease, stepId: string, attempt: number): Promise<boolean> {
       const rows = await q(
         `UPDATE workflow_step_runs SET status = 'RUNNING', attempt = $3, start_time = clock_timestamp(), end_time = NULL,
            error = '', next_attempt_at = NULL
-         WHERE run_uid = $1 AND step_id = $2 AND status = 'PENDING' AND attempt = $3 - 1 RETURNING step_id`,
-        [uid, stepId, attempt],
+         WHERE run_uid = $1 AND step_id = $2 AND status = 'PENDING' AND attempt = $3 - 1 AND ${ownedBy('$4')}
+         RETURNING step_id`,
+        [lease.uid, stepId, attempt, lease.owner],
         tx,
       );
       return rows.length === 1;
@@ -93,11 +110,16 @@ export function createEngineStore(sequelize: Sequelize) {
       return rows.map((r) => r.stepId);
     },
 
-    /** Ends the RUNNING attempt; a no-op when the step was meanwhile cancelled. */
+    /**
+     * Ends attempt `attempt` if it is still the step's RUNNING attempt and this engine still
+     * holds the run's lease; false (nothing written) when the step was cancelled meanwhile or
+     * another engine took the run over and restarted the step (a late worker never overwrites).
+     */
     async finishAttempt(
       tx: Transaction,
-      uid: string,
+      lease: RunLease,
       stepId: string,
+      attempt: number,
       outcome:
         | { status: 'SUCCEEDED'; output: JsonValue }
         | { status: 'FAILED'; error: string }
@@ -106,14 +128,17 @@ export function createEngineStore(sequelize: Sequelize) {
       const rows = await q(
         `UPDATE workflow_step_runs SET status = $3, output = $4::jsonb, error = $5, next_attempt_at = $6,
            end_time = CASE WHEN $3 = 'PENDING' THEN end_time ELSE clock_timestamp() END
-         WHERE run_uid = $1 AND step_id = $2 AND status = 'RUNNING' RETURNING step_id`,
+         WHERE run_uid = $1 AND step_id = $2 AND status = 'RUNNING' AND attempt = $8 AND ${ownedBy('$7')}
+         RETURNING step_id`,
         [
-          uid,
+          lease.uid,
           stepId,
           outcome.status,
           outcome.status === 'SUCCEEDED' ? JSON.stringify(outcome.output) : null,
           outcome.status === 'SUCCEEDED' ? '' : outcome.error,
           outcome.status === 'PENDING' ? outcome.retryAt : null,
+          lease.owner,
+          attempt,
         ],
         tx,
       );

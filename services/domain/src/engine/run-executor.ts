@@ -13,7 +13,7 @@ import { renderTemplate, TemplateRenderError } from '../workflows/template';
 import type { WorkflowStep } from '../workflows/workflow-definition';
 import { runName, type RunStatus, type StepRun, type WorkflowRun } from '../workflows/workflow-run';
 import type { WorkflowRunRepository } from '../workflows/workflow-run-repository';
-import type { EngineStore } from './engine-store';
+import type { EngineStore, RunLease } from './engine-store';
 import { ToolCallError, type McpClientPool } from './mcp-client-pool';
 
 /** Why an engine stops driving a run before it ends. */
@@ -52,15 +52,26 @@ function originOf(span: Span): AuditOrigin {
   return systemOrigin(trace.isSpanContextValid(sc) ? formatTraceparent({ traceId: sc.traceId, spanId: sc.spanId, flags: sc.traceFlags }) : '');
 }
 
+/** One claimed run to execute. */
+export interface ClaimedExecution {
+  readonly run: WorkflowRun;
+  /** The claiming engine's id: every write of the run is fenced by it (see engine-store). */
+  readonly leaseOwner: string;
+  /** Aborts with a StopReason: the executor returns early, leaving the run to its next owner. */
+  readonly signal: AbortSignal;
+  /** Steps whose first attempt the claim already started (RUNNING, attempt 1, in the claim's transaction). */
+  readonly started?: ReadonlySet<string>;
+}
+
 /**
  * Drives one claimed run to its end: steps start as soon as their dependencies succeeded
  * (independent steps in parallel), arguments are rendered from parameters and earlier
- * outputs, failed attempts are retried per the step's policy, and the first step that fails
- * for good fails the run. Returns early, leaving the run to whoever owns it next, when
- * `signal` aborts (reason: a StopReason). `started`: steps whose first attempt the claim
- * already started (RUNNING, attempt 1, in the claim's transaction).
+ * outputs, failed attempts are retried per the step's policy (a backoff another engine began
+ * is waited out), and the first step that fails for good fails the run. Returns early,
+ * leaving the run to whoever owns it next, when `signal` aborts or a fenced write finds the
+ * run cancelled or owned by another engine.
  */
-export async function executeRun(deps: ExecutorDeps, run: WorkflowRun, signal: AbortSignal, started: ReadonlySet<string> = new Set()): Promise<void> {
+export async function executeRun(deps: ExecutorDeps, { run, leaseOwner, signal, started = new Set() }: ClaimedExecution): Promise<void> {
   const preStarted = new Set(started);
   const runSpan = tracer.startSpan(
     'workflow.run',
@@ -69,8 +80,11 @@ export async function executeRun(deps: ExecutorDeps, run: WorkflowRun, signal: A
   );
   const runCtx = trace.setSpan(runContext(run), runSpan);
   const uid = run.uid;
+  const lease: RunLease = { uid, owner: leaseOwner };
   const steps = new Map<string, WorkflowStep>(run.definition.steps.map((s) => [s.id, s]));
-  const state = new Map<string, StepRun & { retryAt?: number }>(run.steps.map((s) => [s.stepId, { ...s }]));
+  const state = new Map<string, StepRun & { retryAt?: number }>(
+    run.steps.map((s) => [s.stepId, { ...s, retryAt: s.nextAttemptTime?.getTime() }]),
+  );
   const outputs: Record<string, { output: JsonValue }> = {};
   for (const s of run.steps) if (s.status === 'SUCCEEDED') outputs[s.stepId] = { output: s.output ?? null };
 
@@ -98,8 +112,9 @@ export async function executeRun(deps: ExecutorDeps, run: WorkflowRun, signal: A
       error: failure ? (failure.step ? `step "${failure.step}" failed: ${failure.error}` : failure.error) : undefined,
       failedStep: failure?.step,
       endTime: new Date(),
+      leaseOwner,
     });
-    // Someone else ended it first (a cancel, or another engine): their status stands.
+    // Someone else ended it first (a cancel), or another engine owns it now: their status stands.
     if (!previous) return;
     if (status === 'FAILED') await deps.runs.cancelOpenSteps(t, uid);
     await deps.audit.record(
@@ -154,17 +169,18 @@ export async function executeRun(deps: ExecutorDeps, run: WorkflowRun, signal: A
     }
   }
 
+  /** A fenced write found the step or run moved under us: cancelled, or another engine owns the run now. */
+  async function stopOverruled(): Promise<void> {
+    abort.abort(((await deps.store.status(uid)) === 'CANCELLED' ? 'cancelled' : 'lease_lost') satisfies StopReason);
+  }
+
   /** One attempt of one step: start (compare-and-set), call, record outcome and audit entry. */
   async function runAttempt(stepId: string): Promise<void> {
     const step = steps.get(stepId)!;
     const s = state.get(stepId)!;
     const attempt = s.attempt + 1;
-    const begun = preStarted.delete(stepId) || (await tx((t) => deps.store.startAttempt(t, uid, stepId, attempt)));
-    if (!begun) {
-      // The row moved under us: cancelled, or another engine owns the run now.
-      abort.abort((await deps.store.status(uid)) === 'CANCELLED' ? 'cancelled' : 'lease_lost');
-      return;
-    }
+    const begun = preStarted.delete(stepId) || (await tx((t) => deps.store.startAttempt(t, lease, stepId, attempt)));
+    if (!begun) return stopOverruled();
     state.set(stepId, { ...s, status: 'RUNNING', attempt });
     const stepSpan = tracer.startSpan(
       `workflow.step ${stepId}`,
@@ -194,11 +210,13 @@ export async function executeRun(deps: ExecutorDeps, run: WorkflowRun, signal: A
         })
       : 0;
     let endsRun = false;
+    let finished = false;
     await tx(async (t) => {
-      const finished = await deps.store.finishAttempt(
+      finished = await deps.store.finishAttempt(
         t,
-        uid,
+        lease,
         stepId,
+        attempt,
         outcome.kind === 'succeeded'
           ? { status: 'SUCCEEDED', output: outcome.output }
           : retry
@@ -214,6 +232,10 @@ export async function executeRun(deps: ExecutorDeps, run: WorkflowRun, signal: A
       endsRun = outcome.kind === 'succeeded' && !abort.signal.aborted && [...state.values()].every((o) => o.stepId === stepId || o.status === 'SUCCEEDED');
       if (endsRun) await recordEnd(t, 'SUCCEEDED');
     });
+    if (!finished) {
+      stepSpan.end();
+      return stopOverruled();
+    }
     if (endsRun) ended = true;
     if (outcome.kind === 'succeeded') {
       outputs[stepId] = { output: outcome.output };

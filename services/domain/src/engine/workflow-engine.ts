@@ -83,7 +83,7 @@ export function startWorkflowEngine(deps: ExecutorDeps & { listener: PgListener 
       const controller = new AbortController();
       const done = (async () => {
         try {
-          await executeRun(deps, run, controller.signal, started);
+          await executeRun(deps, { run, leaseOwner: opts.engineId, signal: controller.signal, started });
         } catch (err) {
           // The database went away mid-run: the lease lapses and the run is picked up again.
           logger.error({ err, run: runName(run.uid) }, 'run execution interrupted');

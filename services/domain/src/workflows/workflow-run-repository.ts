@@ -32,6 +32,7 @@ interface StepRow {
   error: string;
   start_time: Date | null;
   end_time: Date | null;
+  next_attempt_at: Date | null;
 }
 
 const RUN_COLUMNS =
@@ -46,6 +47,7 @@ const toStep = (s: StepRow): StepRun => ({
   error: s.error,
   startTime: s.start_time ?? undefined,
   endTime: s.end_time ?? undefined,
+  nextAttemptTime: s.next_attempt_at ?? undefined,
 });
 
 const toRun = (r: RunRow, steps: readonly StepRow[]): WorkflowRun => ({
@@ -158,24 +160,25 @@ export function createWorkflowRunRepository(sequelize: Sequelize) {
     },
 
     /**
-     * Compare-and-set: moves the run to `next` only from one of `from`; returns the status it
-     * really had before (read under the row lock), or undefined when the move was not allowed.
+     * Compare-and-set: moves the run to `next` only from one of `from` (and, given `leaseOwner`,
+     * only while that engine holds the run's lease); returns the status it really had before
+     * (read under the row lock), or undefined when the move was not allowed.
      */
     async transition(
       tx: Transaction,
       uid: string,
       from: readonly RunStatus[],
       next: RunStatus,
-      fields: { error?: string; failedStep?: string; startTime?: Date; endTime?: Date } = {},
+      fields: { error?: string; failedStep?: string; startTime?: Date; endTime?: Date; leaseOwner?: string } = {},
     ): Promise<RunStatus | undefined> {
       const rows = await q<{ previous: RunStatus }>(
         `UPDATE workflow_runs r SET status = $3, error = COALESCE($4, r.error), failed_step = COALESCE($5, r.failed_step),
            start_time = COALESCE($6, r.start_time), end_time = COALESCE($7, r.end_time), revision = r.revision + 1,
            update_time = clock_timestamp()
-         FROM (SELECT uid, status FROM workflow_runs WHERE uid = $1 FOR UPDATE) prev
-         WHERE r.uid = prev.uid AND prev.status = ANY($2::text[])
+         FROM (SELECT uid, status, lease_owner FROM workflow_runs WHERE uid = $1 FOR UPDATE) prev
+         WHERE r.uid = prev.uid AND prev.status = ANY($2::text[]) AND ($8::text IS NULL OR prev.lease_owner = $8)
          RETURNING prev.status AS previous`,
-        [uid, from, next, fields.error ?? null, fields.failedStep ?? null, fields.startTime ?? null, fields.endTime ?? null],
+        [uid, from, next, fields.error ?? null, fields.failedStep ?? null, fields.startTime ?? null, fields.endTime ?? null, fields.leaseOwner ?? null],
         tx,
       );
       return rows[0]?.previous;

@@ -69,6 +69,7 @@ export async function startWorkflowRun(
           error: '',
           startTime: undefined,
           endTime: undefined,
+          nextAttemptTime: undefined,
         })),
       };
       await deps.workflowRuns.insert(tx, run);

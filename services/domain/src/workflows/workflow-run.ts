@@ -23,6 +23,8 @@ export interface StepRun {
   readonly error: string;
   readonly startTime: Date | undefined;
   readonly endTime: Date | undefined;
+  /** When a PENDING step whose last attempt failed is due again (its backoff), if it is waiting. */
+  readonly nextAttemptTime: Date | undefined;
 }
 
 export interface WorkflowRun {
