@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { ActionType, EntityType } from '../../../shared/gen/mcpbackend/audit/v1/action_log_entry_pb';
-import { entryInput, startAuditFixture, type AuditFixture } from './audit-fixture';
+import { Client as PgClient } from 'pg';
+import { entryInput, startAuditFixture, startAuditInstance, type AuditFixture } from './audit-fixture';
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const PARENT_SPAN = '00f067aa0ba902b7';
@@ -236,5 +237,63 @@ describe('concurrent writers', () => {
   it('verifies a sub-range', async () => {
     const r = await fx.client.verifyActionLog({ startSeq: 3n, endSeq: 7n });
     expect(r).toMatchObject({ valid: true, verifiedCount: 5n, headSeq: 7n });
+  });
+});
+
+describe('two replicas on one database', () => {
+  it('the same event_id sent to both at once is recorded once, and both answer with that entry', async () => {
+    const second = await startAuditInstance(fx.databaseUrl);
+    const blocker = new PgClient({ connectionString: fx.databaseUrl });
+    await blocker.connect();
+    try {
+      // Hold the chain head, so both replicas read the log before either has written, then queue on the lock.
+      await blocker.query('BEGIN');
+      await blocker.query('SELECT 1 FROM audit_chain_head WHERE id = 1 FOR UPDATE');
+      const input = entryInput({ entityId: 'replicas' });
+      const calls = [fx.client, second.client].map((c) => c.createActionLogEntry({ actionLogEntry: input }, { headers: { 'x-user-id': 'replica-test' } }));
+      for (;;) {
+        // From another session: inside its transaction the blocker would see one frozen snapshot of the statistics.
+        const waiting = await fx.sql<{ n: string }>(
+          "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%audit_chain_head%'",
+        );
+        if (Number(waiting[0]!.n) >= 2) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await blocker.query('COMMIT');
+      const [a, b] = await Promise.all(calls);
+      expect(a!.actionLogEntry!.seq).toBe(b!.actionLogEntry!.seq);
+      expect(a!.actionLogEntry!.hash).toBe(b!.actionLogEntry!.hash);
+      const rows = await fx.sql<{ n: string }>('SELECT count(*) AS n FROM action_log_entries WHERE event_id = $1', [input.eventId]);
+      expect(rows[0]!.n).toBe('1');
+      expect(await fx.client.verifyActionLog({})).toMatchObject({ valid: true, firstBrokenSeq: 0n });
+    } finally {
+      await blocker.end();
+      await second.service.close();
+    }
+  });
+
+  it('writes through both at once form one gap-free chain, record_time (the database clock) never decreasing', async () => {
+    const second = await startAuditInstance(fx.databaseUrl);
+    try {
+      const before = (await fx.client.verifyActionLog({})).headSeq;
+      await Promise.all(
+        [fx.client, second.client].flatMap((c, r) =>
+          Array.from({ length: 10 }, (_, w) =>
+            (async () => {
+              for (let i = 0; i < 5; i++) await c.createActionLogEntry({ actionLogEntry: entryInput({ entityId: `replica${r}-w${w}` }) });
+            })(),
+          ),
+        ),
+      );
+      const rows = await fx.sql<{ seq: string; ok: boolean | null }>(
+        'SELECT seq, record_time >= lag(record_time) OVER (ORDER BY seq) AS ok FROM action_log_entries WHERE seq > $1 ORDER BY seq',
+        [before.toString()],
+      );
+      expect(rows.map((r) => BigInt(r.seq))).toEqual(Array.from({ length: 100 }, (_, i) => before + BigInt(i + 1)));
+      expect(rows.slice(1).every((r) => r.ok === true)).toBe(true);
+      expect(await second.client.verifyActionLog({})).toMatchObject({ valid: true, firstBrokenSeq: 0n, headSeq: before + 100n });
+    } finally {
+      await second.service.close();
+    }
   });
 });

@@ -24,8 +24,7 @@ export async function recordEntryGroups(repo: ActionLogRepository, groups: reado
   return repo.withChainLock(eventIds, async (appender) => {
     const existing = new Map<string, ActionLogEntry>(appender.existing.map((e) => [e.eventId, e]));
 
-    // Taken under the lock, so record_time never goes backwards along the chain.
-    const recordTime = truncateToMillis(new Date());
+    const recordTime = appender.recordTime;
     const firstSeen = new Set<string>();
     const fresh = groups.flatMap((g) =>
       g.entries

@@ -1,6 +1,7 @@
 import { QueryTypes, type Sequelize, type Transaction } from 'sequelize';
 import type { ActionLogEntry, ActionTypeName, ActorTypeName, EntityTypeName, OutcomeName } from '../entries/action-log-entry';
 import { budgetedPageSql, wasCutShort, type BudgetColumns } from '../../../../shared/db/budgeted-page';
+import { pgErrorCode, UNIQUE_VIOLATION, violatedConstraint } from '../../../../shared/db/pg-errors';
 
 /** The only place that knows the action log's SQL. Everything it returns is a plain object. */
 
@@ -76,6 +77,12 @@ export interface ChainHead {
 /** Operations valid only while the chain head is locked (one appender at a time). */
 export interface ChainAppender {
   readonly head: ChainHead;
+  /**
+   * The record time for this transaction's entries: the database's clock, read under the lock,
+   * to the millisecond and never before the head entry's. One clock for every replica, so
+   * record_time never decreases along seq however the replicas' own clocks disagree.
+   */
+  readonly recordTime: Date;
   /** Entries already recorded under the event ids given to withChainLock (read under the lock). */
   readonly existing: readonly ActionLogEntry[];
   insert(entries: readonly ActionLogEntry[]): Promise<void>;
@@ -92,9 +99,92 @@ export interface ListQuery {
   readonly maxBytes: number;
 }
 
+/** The unique key on event_id (PostgreSQL's default name for the column's UNIQUE constraint). */
+const EVENT_ID_KEY = 'action_log_entries_event_id_key';
+/** Each retry follows a replica's commit of one of the same event ids, so one is enough; three is a margin. */
+const MAX_APPEND_ATTEMPTS = 3;
+
 export function createActionLogRepository(sequelize: Sequelize) {
   const select = <T extends object>(sql: string, bind: readonly unknown[], transaction?: Transaction) =>
     sequelize.query<T>(sql, { bind: bind as unknown[], type: QueryTypes.SELECT, transaction });
+
+  /** One attempt of withChainLock (see there): the lock, the replay read, and `fn`, in one transaction. */
+  function lockedAppend<T>(eventIds: readonly string[], fn: (appender: ChainAppender) => Promise<T>): Promise<T> {
+    return sequelize.transaction(async (transaction) => {
+      const rows = await select<{ head_seq: string; head_hash: string; record_time_now: Date } & Partial<EntryRow>>(
+        `SELECT h.seq AS head_seq, h.hash AS head_hash,
+           date_trunc('milliseconds', greatest(clock_timestamp(), (SELECT l.record_time FROM action_log_entries l WHERE l.seq = h.seq))) AS record_time_now,
+           ${E_COLUMNS}
+         FROM audit_chain_head h LEFT JOIN action_log_entries e ON e.event_id = ANY($1::uuid[])
+         WHERE h.id = 1 FOR UPDATE OF h`,
+        [eventIds],
+        transaction,
+      );
+      const [head] = rows;
+      if (!head) throw new Error('audit_chain_head is missing its row: the schema is not migrated');
+      let current: ChainHead = { seq: BigInt(head.head_seq), hash: head.head_hash };
+      const existing = rows.filter((r) => r.event_id != null).map((r) => toEntry(r as EntryRow));
+      const appender: ChainAppender = {
+        get head() {
+          return current;
+        },
+        recordTime: head.record_time_now,
+        existing,
+        async insert(entries) {
+          if (entries.length === 0) return;
+          // One statement for the whole batch: unnest() of column arrays keeps the bind
+          // count fixed (26) however many rows there are.
+          const col = <K extends keyof ActionLogEntry>(k: K) => entries.map((e) => e[k]);
+          const last = entries[entries.length - 1]!;
+          // The rows and the new chain head in one statement (one round trip under the lock).
+          await sequelize.query(
+            `WITH inserted AS (
+               INSERT INTO action_log_entries (${COLUMNS})
+               SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::timestamptz[], $4::timestamptz[], $5::text[],
+               $6::text[], $7::text[], $8::text[], $9::jsonb[], $10::text[], $11::text[], $12::text[], $13::text[],
+               $14::text[], $15::text[], $16::text[], $17::text[], $18::smallint[], $19::text[], $20::text[], $21::text[],
+               $22::boolean[], $23::text[], $24::text[])
+             )
+             UPDATE audit_chain_head SET seq = $25, hash = $26 WHERE id = 1`,
+            {
+              bind: [
+                entries.map((e) => e.seq.toString()),
+                col('eventId'),
+                col('occurTime'),
+                col('recordTime'),
+                col('actorId'),
+                col('actionType'),
+                col('entityType'),
+                col('entityId'),
+                entries.map((e) => JSON.stringify(e.details)),
+                col('traceId'),
+                col('spanId'),
+                col('traceState'),
+                col('serviceName'),
+                col('clientIp'),
+                col('userAgent'),
+                col('prevHash'),
+                col('hash'),
+                col('hashVersion'),
+                col('actorType'),
+                col('actorSubject'),
+                col('actorIssuer'),
+                col('actorVerified'),
+                col('unverifiedActorId'),
+                col('outcome'),
+                last.seq.toString(),
+                last.hash,
+              ],
+              type: QueryTypes.UPDATE,
+              transaction,
+            },
+          );
+          current = { seq: last.seq, hash: last.hash };
+        },
+      };
+      return fn(appender);
+    });
+  }
 
   return {
     /**
@@ -102,79 +192,21 @@ export function createActionLogRepository(sequelize: Sequelize) {
      * serialised across requests and replicas: seq is gap-free and increases in commit order,
      * and each entry links to the hash of the entry committed just before it. The entries
      * already recorded under `eventIds` (replays) are read with the lock, in the same round trip.
+     *
+     * That read sees the log as it was when the statement began, before it queued for the lock:
+     * another replica may meanwhile have committed one of these event ids, and the insert then
+     * violates the event_id key. The whole transaction is then run again, and its fresh read
+     * finds that entry as a replay (a rare path: two replicas given one event id at once).
      */
     async withChainLock<T>(eventIds: readonly string[], fn: (appender: ChainAppender) => Promise<T>): Promise<T> {
-      return sequelize.transaction(async (transaction) => {
-        const rows = await select<{ head_seq: string; head_hash: string } & Partial<EntryRow>>(
-          `SELECT h.seq AS head_seq, h.hash AS head_hash, ${E_COLUMNS}
-           FROM audit_chain_head h LEFT JOIN action_log_entries e ON e.event_id = ANY($1::uuid[])
-           WHERE h.id = 1 FOR UPDATE OF h`,
-          [eventIds],
-          transaction,
-        );
-        const [head] = rows;
-        if (!head) throw new Error('audit_chain_head is missing its row: the schema is not migrated');
-        let current: ChainHead = { seq: BigInt(head.head_seq), hash: head.head_hash };
-        const existing = rows.filter((r) => r.event_id != null).map((r) => toEntry(r as EntryRow));
-        const appender: ChainAppender = {
-          get head() {
-            return current;
-          },
-          existing,
-          async insert(entries) {
-            if (entries.length === 0) return;
-            // One statement for the whole batch: unnest() of column arrays keeps the bind
-            // count fixed (26) however many rows there are.
-            const col = <K extends keyof ActionLogEntry>(k: K) => entries.map((e) => e[k]);
-            const last = entries[entries.length - 1]!;
-            // The rows and the new chain head in one statement (one round trip under the lock).
-            await sequelize.query(
-              `WITH inserted AS (
-                 INSERT INTO action_log_entries (${COLUMNS})
-                 SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::timestamptz[], $4::timestamptz[], $5::text[],
-                 $6::text[], $7::text[], $8::text[], $9::jsonb[], $10::text[], $11::text[], $12::text[], $13::text[],
-                 $14::text[], $15::text[], $16::text[], $17::text[], $18::smallint[], $19::text[], $20::text[], $21::text[],
-                 $22::boolean[], $23::text[], $24::text[])
-               )
-               UPDATE audit_chain_head SET seq = $25, hash = $26 WHERE id = 1`,
-              {
-                bind: [
-                  entries.map((e) => e.seq.toString()),
-                  col('eventId'),
-                  col('occurTime'),
-                  col('recordTime'),
-                  col('actorId'),
-                  col('actionType'),
-                  col('entityType'),
-                  col('entityId'),
-                  entries.map((e) => JSON.stringify(e.details)),
-                  col('traceId'),
-                  col('spanId'),
-                  col('traceState'),
-                  col('serviceName'),
-                  col('clientIp'),
-                  col('userAgent'),
-                  col('prevHash'),
-                  col('hash'),
-                  col('hashVersion'),
-                  col('actorType'),
-                  col('actorSubject'),
-                  col('actorIssuer'),
-                  col('actorVerified'),
-                  col('unverifiedActorId'),
-                  col('outcome'),
-                  last.seq.toString(),
-                  last.hash,
-                ],
-                type: QueryTypes.UPDATE,
-                transaction,
-              },
-            );
-            current = { seq: last.seq, hash: last.hash };
-          },
-        };
-        return fn(appender);
-      });
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await lockedAppend(eventIds, fn);
+        } catch (err) {
+          const raced = pgErrorCode(err) === UNIQUE_VIOLATION && violatedConstraint(err) === EVENT_ID_KEY;
+          if (!raced || attempt >= MAX_APPEND_ATTEMPTS) throw err;
+        }
+      }
     },
 
     async findBySeq(seq: bigint): Promise<ActionLogEntry | undefined> {

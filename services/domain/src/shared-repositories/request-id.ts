@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '../../../../shared/errors/app-error';
-import { pgErrorCode, UNIQUE_VIOLATION, violatedConstraint } from './pg-errors';
+import { pgErrorCode, UNIQUE_VIOLATION, violatedConstraint } from '../../../../shared/db/pg-errors';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
