@@ -210,7 +210,7 @@ describe('execution', () => {
     const fine = await defineWorkflow([{ id: 'x', tool: 'echo', arguments: { text: 'still here' } }]);
     expect(WorkflowRunStatus[(await finished((await start(fine)).name)).status]).toBe('SUCCEEDED');
   });
-  it('keeps secrets out of stored errors even when the server prints them', async () => {
+  it('keeps secrets out of stored errors and the logs even when the server prints them', async () => {
     const secret = `sk-${randomBytes(8).toString('hex')}`;
     const leaky = `io.github.fixture/leaky-${randomBytes(3).toString('hex')}`;
     await stack.mcp.createMcpDefinition({
@@ -236,6 +236,9 @@ describe('execution', () => {
     expect(JSON.stringify(toJson(WorkflowRunSchema, done))).not.toContain(secret);
     const entries = await auditOf(run.name, 4);
     expect(JSON.stringify(entries.map((e) => e.details))).not.toContain(secret);
+    // The engine logged the failure (and the server's stderr) at warn level, scrubbed.
+    expect(engine.output.some((line) => line.includes('bad key [redacted]'))).toBe(true);
+    expect(engine.output.join('\n')).not.toContain(secret);
   });
 });
 

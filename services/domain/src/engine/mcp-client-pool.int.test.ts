@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { getEventListeners } from 'node:events';
 import path from 'node:path';
 import type { JsonObject } from '@bufbuild/protobuf';
@@ -274,10 +275,34 @@ describe.each<Mode>(['stdio', 'streamable_http'])('MCP client pool over %s', (mo
       const ep: McpEndpoint = {
         key: 'env:1',
         name: 'env',
-        transport: { kind: 'stdio', command: process.execPath, args: ['-e', script, '$(echo not-expanded)'], env: [{ name: 'FIXTURE_SECRET', value: 's3cr3t', secret: true }] },
+        transport: { kind: 'stdio', command: process.execPath, args: ['-e', script, '$(echo not-expanded)'], env: [{ name: 'FIXTURE_SECRET', value: 's3cr3t', secret: false }] },
       };
       const err = await expectToolCallError(callOn(shared, ep, 'echo', { text: 'x' }), 'connect');
       expect(err.message).toContain('s3cr3t $(echo not-expanded)');
+    });
+
+    it('scrubs secret env values from everything it logs or throws, even when stderr splits them', async () => {
+      const log = captureLogger();
+      const pool = makePool(log);
+      const secret = randomBytes(12).toString('hex');
+      // The key in two writes 50 ms apart (two chunks on our side), then a crash.
+      const script =
+        'const k = process.env.API_KEY; process.stderr.write("using key " + k.slice(0, 12));' +
+        'setTimeout(() => { process.stderr.write(k.slice(12) + " and failing\\n"); process.exit(1); }, 50)';
+      const ep: McpEndpoint = {
+        key: 'leaky:1',
+        name: 'leaky',
+        transport: { kind: 'stdio', command: process.execPath, args: ['-e', script], env: [{ name: 'API_KEY', value: secret, secret: true }] },
+      };
+      const err = await expectToolCallError(callOn(pool, ep, 'echo', { text: 'x' }), 'connect');
+      expect(err.message).toContain('using key [redacted] and failing');
+      const logged = JSON.stringify(log.lines);
+      expect(logged).toContain('using key [redacted] and failing'); // the debug stderr line, whole
+      // Neither the key nor either half of it, at any level.
+      for (const part of [secret, secret.slice(0, 12), secret.slice(12)]) {
+        expect(logged).not.toContain(part);
+        expect(err.message).not.toContain(part);
+      }
     });
   } else {
     it('starts a new session when the server forgot ours (HTTP 404), without failing the call', async () => {

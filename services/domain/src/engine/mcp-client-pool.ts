@@ -27,6 +27,7 @@ import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontex
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { McpTransport } from '../mcp-definitions/mcp-definition';
+import { scrubSecrets, secretValues } from '../mcp-definitions/redact';
 
 export interface McpEndpoint {
   /** Identity of the connection, e.g. `${uid}:${revision}`: a changed definition gets a new client. */
@@ -106,8 +107,12 @@ interface Entry {
   idleTimer: NodeJS.Timeout | undefined;
   /** Set once the pool no longer hands this entry out (idle, crashed, pool closed). */
   retired: boolean;
-  /** The last bytes a stdio server wrote to stderr: the reason it failed to start, usually. */
+  /** The endpoint's secret values: scrubbed from everything the pool logs or throws. */
+  readonly secrets: readonly string[];
+  /** The last bytes a stdio server wrote to stderr (secrets scrubbed): the reason it failed to start, usually. */
   stderrTail: string;
+  /** A stderr line not yet ended by a newline, held back so a secret split across chunks is still scrubbed. */
+  stderrPartial: string;
   /** Set by the first closeEntry(): later ones wait for the same close. */
   closed: Promise<void> | undefined;
 }
@@ -133,7 +138,9 @@ export function createMcpClientPool(opts: McpClientPoolOptions): McpClientPool {
       inFlight: 0,
       idleTimer: undefined,
       retired: false,
+      secrets: secretValues(endpoint),
       stderrTail: '',
+      stderrPartial: '',
       closed: undefined,
     };
     if (transport instanceof StdioClientTransport) captureStderr(entry, transport);
@@ -147,7 +154,7 @@ export function createMcpClientPool(opts: McpClientPoolOptions): McpClientPool {
       retire(entry);
     };
     client.onerror = (err) => {
-      logger.debug({ mcpServer: endpoint.name, key: endpoint.key, err: describe(err) }, 'MCP transport error');
+      logger.debug({ mcpServer: endpoint.name, key: endpoint.key, err: scrubSecrets(describe(err), entry.secrets) }, 'MCP transport error');
     };
 
     entry.ready = connect(entry);
@@ -172,12 +179,26 @@ export function createMcpClientPool(opts: McpClientPoolOptions): McpClientPool {
     return new StreamableHTTPClientTransport(new URL(t.url), { requestInit: { headers }, fetch: watchingFetch });
   }
 
-  /** Piped rather than inherited: logged (debug) and kept for error messages. Must be read, or a chatty child blocks on a full pipe. */
+  /**
+   * Piped rather than inherited: logged (debug, by whole lines) and kept for error messages, with
+   * the definition's secrets scrubbed (a server may well print its own key). Must be read, or a
+   * chatty child blocks on a full pipe.
+   */
   function captureStderr(entry: Entry, transport: StdioClientTransport): void {
+    const scrub = (text: string) => scrubSecrets(text, entry.secrets);
     transport.stderr?.on('data', (chunk: Buffer) => {
       const text = chunk.toString('utf8');
-      entry.stderrTail = (entry.stderrTail + text).slice(-STDERR_TAIL_BYTES);
-      logger.debug({ mcpServer: entry.endpoint.name, stderr: text.trimEnd() }, 'MCP server stderr');
+      // Scrubbed together with the tail so far: a secret split across chunks is still whole here.
+      entry.stderrTail = scrub(entry.stderrTail + text).slice(-STDERR_TAIL_BYTES);
+      const lines = (entry.stderrPartial + text).split('\n');
+      entry.stderrPartial = lines.pop()!;
+      // A line that never ends is logged once it is as long as the tail kept.
+      if (entry.stderrPartial.length >= STDERR_TAIL_BYTES) {
+        lines.push(entry.stderrPartial);
+        entry.stderrPartial = '';
+      }
+      const complete = lines.join('\n').trimEnd();
+      if (complete) logger.debug({ mcpServer: entry.endpoint.name, stderr: scrub(complete) }, 'MCP server stderr');
     });
   }
 
@@ -198,7 +219,7 @@ export function createMcpClientPool(opts: McpClientPoolOptions): McpClientPool {
         'MCP client connected',
       );
     } catch (err) {
-      const message = `${connectVerb(endpoint)}: ${describe(err)}${stderrHint(entry)}`;
+      const message = scrubSecrets(`${connectVerb(endpoint)}: ${describe(err)}${stderrHint(entry)}`, entry.secrets);
       logger.warn({ mcpServer: endpoint.name, key: endpoint.key, err: message }, 'MCP client failed to connect');
       retire(entry);
       // Not awaited: the callers learn the reason now, not after the child has been reaped.
@@ -232,7 +253,7 @@ export function createMcpClientPool(opts: McpClientPoolOptions): McpClientPool {
       // stdio: ends stdin, then SIGTERM after 2 s and SIGKILL after 4 s (SDK).
       await client.close();
     } catch (err) {
-      logger.debug({ mcpServer: entry.endpoint.name, err: describe(err) }, 'closing MCP client failed');
+      logger.debug({ mcpServer: entry.endpoint.name, err: scrubSecrets(describe(err), entry.secrets) }, 'closing MCP client failed');
     }
   }
 
@@ -353,14 +374,14 @@ export function createMcpClientPool(opts: McpClientPoolOptions): McpClientPool {
     } catch (err) {
       if (call.signal.aborted) throw cancelled(endpoint, tool, call.signal.reason, err);
       if (lost) {
-        logger.warn({ mcpServer: endpoint.name, key: endpoint.key, tool, err: lost.message }, 'MCP call lost its response stream');
+        logger.warn({ mcpServer: endpoint.name, key: endpoint.key, tool, err: scrubSecrets(lost.message, entry.secrets) }, 'MCP call lost its response stream');
         throw new ToolCallError('transport', `tool "${tool}" on MCP server "${endpoint.name}": ${lost.message}`, endpoint.name, tool, { cause: lost });
       }
       const outcome = classify(err, endpoint, tool, call.timeoutMs);
       if (outcome instanceof SessionExpired) throw outcome;
       if (outcome instanceof ToolCallError) {
         if (outcome.kind === 'transport') {
-          logger.warn({ mcpServer: endpoint.name, key: endpoint.key, tool, err: outcome.message }, 'MCP call failed in transport; dropping client');
+          logger.warn({ mcpServer: endpoint.name, key: endpoint.key, tool, err: scrubSecrets(outcome.message, entry.secrets) }, 'MCP call failed in transport; dropping client');
           retireAndClose(entry, 'transport failure');
         }
         throw outcome;

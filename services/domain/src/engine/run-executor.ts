@@ -8,7 +8,7 @@ import type { AuditOrigin } from '../audit-outbox/audit-event';
 import { systemOrigin } from '../audit-outbox/audit-origin';
 import type { AuditRecorder } from '../audit-outbox/audit-recorder';
 import type { McpDefinitionRepository } from '../mcp-definitions/mcp-definition-repository';
-import { secretValues } from '../mcp-definitions/redact';
+import { scrubSecrets, secretValues } from '../mcp-definitions/redact';
 import { renderTemplate, TemplateRenderError } from '../workflows/template';
 import type { WorkflowStep } from '../workflows/workflow-definition';
 import { runName, type RunStatus, type StepRun, type WorkflowRun } from '../workflows/workflow-run';
@@ -135,7 +135,7 @@ export async function executeRun(deps: ExecutorDeps, { run, leaseOwner, signal, 
     let secrets: readonly string[] = [];
     const fail = (error: string, retryable: boolean): AttemptOutcome => ({
       kind: 'failed',
-      error: secrets.reduce((text, secret) => text.split(secret).join('[redacted]'), error),
+      error: scrubSecrets(error, secrets),
       retryable,
     });
     try {

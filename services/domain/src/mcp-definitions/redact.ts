@@ -96,3 +96,8 @@ export function secretValues(d: { readonly transport: McpTransport | undefined }
   const pairs = t.kind === 'stdio' ? t.env : t.headers;
   return [...new Set(pairs.filter((p) => p.secret && p.value !== '').map((p) => p.value))];
 }
+
+/** `text` with every occurrence of each secret value replaced by `[redacted]` (for errors and logs that quote a server). */
+export function scrubSecrets(text: string, secrets: readonly string[]): string {
+  return secrets.reduce((t, secret) => t.split(secret).join('[redacted]'), text);
+}
