@@ -53,6 +53,8 @@ export async function startRpcService(opts: {
   const health = createHealthRegistry();
   const metrics = createMetricsRegistry(config.serviceName);
   const parts = opts.build({ sequelize, health, metrics });
+  // Known, and not serving, from the first Check: NOT_FOUND would read as "no such service".
+  for (const name of parts.healthServices) health.setStatus(name, 'NOT_SERVING');
   const server = createRpcServer({
     routes: parts.routes,
     interceptors: createStandardInterceptors({
