@@ -14,3 +14,32 @@ export function violatedConstraint(err: unknown): string | undefined {
 }
 
 export const UNIQUE_VIOLATION = '23505';
+
+/** sequelize's errors for a database it cannot reach (names, not classes: see pgErrorCode). */
+const UNREACHABLE_NAMES = new Set([
+  'SequelizeConnectionError',
+  'SequelizeConnectionRefusedError',
+  'SequelizeConnectionTimedOutError',
+  'SequelizeConnectionAcquireTimeoutError',
+  'SequelizeHostNotFoundError',
+  'SequelizeHostNotReachableError',
+]);
+/** SQLSTATEs of a server that is shutting down, starting up or full (class 08 is handled apart). */
+const UNAVAILABLE_STATES = new Set(['57P01', '57P02', '57P03', '53300']);
+/** Socket-level failures the driver passes through as they are. */
+const UNAVAILABLE_SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND']);
+
+/**
+ * The database is down, unreachable, restarting or out of connections: a transient condition
+ * the caller may retry (UNAVAILABLE), not a fault of the request or of this code (INTERNAL).
+ * Authentication and configuration failures are not included: retrying them cannot help.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  const e = err as { name?: string; message?: string; parent?: { message?: string }; original?: { message?: string } } | undefined;
+  if (e?.name && UNREACHABLE_NAMES.has(e.name)) return true;
+  const code = pgErrorCode(err);
+  if (code && (code.startsWith('08') || UNAVAILABLE_STATES.has(code) || UNAVAILABLE_SOCKET_CODES.has(code))) return true;
+  // pg ends the queries of a connection whose socket closed with this message, and no code.
+  const message = e?.parent?.message ?? e?.original?.message ?? e?.message ?? '';
+  return /^Connection terminated/.test(message);
+}
