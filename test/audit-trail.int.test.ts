@@ -12,7 +12,7 @@ import { startStack, type Stack } from './support/stack';
 let stack: Stack;
 beforeAll(async () => {
   // API only: these tests follow what users do; test/engine.int.test.ts covers the engine's entries.
-  stack = await startStack({ domain: { DOMAIN_ROLE: 'api' } });
+  stack = await startStack({ domain: { DOMAIN_ROLE: 'api', AUDIT_BACKLOG_CHECK_INTERVAL_MS: '200', AUDIT_BACKLOG_WARN_AFTER_S: '1' } });
 }, 60_000);
 afterAll(async () => {
   await stack?.stop();
@@ -142,7 +142,20 @@ test('trace linking: the entries of one request carry its trace id', async () =>
   expect(entries[0]).toMatchObject({ entityId: name, traceId });
 });
 
-test('audit service down: mutations succeed, and every entry arrives exactly once after it returns', async () => {
+/** The domain's /healthz document. */
+async function healthz(): Promise<{ status: string; audit: { enabled: boolean; backlog: number | null; oldestAgeSeconds: number | null } }> {
+  return (await fetch(`${stack.domain.url}/healthz`)).json() as never;
+}
+
+async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test('audit service down: mutations succeed, the backlog shows in /healthz, /metrics and the log, and every entry arrives exactly once after it returns', async () => {
   const before = await stack.auditClient.verifyActionLog({});
   await stack.audit.kill();
   const names = Array.from({ length: 200 }, uniqueName);
@@ -151,6 +164,16 @@ test('audit service down: mutations succeed, and every entry arrives exactly onc
   }
   const waiting = await stack.domainSql<{ n: string }>('SELECT count(*) AS n FROM audit_outbox');
   expect(Number(waiting[0]!.n)).toBeGreaterThanOrEqual(200);
+
+  // The backlog is visible while the audit service is away: /healthz, /metrics, and a warning in the log.
+  await eventually(async () => {
+    const { audit } = await healthz();
+    return (audit.backlog ?? 0) >= 200 && (audit.oldestAgeSeconds ?? 0) > 1;
+  });
+  const metrics = await (await fetch(`${stack.domain.url}/metrics`)).text();
+  expect(Number(/^audit_outbox_backlog\{[^}]*\} (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(200);
+  expect(Number(/^audit_outbox_oldest_age_seconds\{[^}]*\} ([\d.e+-]+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
+  await eventually(() => stack.domain.output.some((l) => l.includes('"level":"warn"') && l.includes('"msg":"audit outbox backlog"') && /"backlog":2\d\d/.test(l)));
 
   await stack.audit.start();
   const deadline = Date.now() + 30_000;
@@ -168,6 +191,7 @@ test('audit service down: mutations succeed, and every entry arrives exactly onc
   expect(created.actionLogEntries.every((e) => e.entityType === EntityType.MCP_DEFINITION)).toBe(true);
   // Nothing left behind, and nothing more arrives.
   expect((await stack.domainSql<{ n: string }>('SELECT count(*) AS n FROM audit_outbox'))[0]!.n).toBe('0');
+  await eventually(async () => (await healthz()).audit.backlog === 0);
   await new Promise((r) => setTimeout(r, 500));
   expect((await stack.auditClient.verifyActionLog({})).headSeq).toBe(before.headSeq + 200n);
 }, 90_000);

@@ -18,6 +18,7 @@ const schema = z
     AUDIT_RELAY_TIMEOUT_MS: envInt(5_000, 100, 120_000),
     AUDIT_RELAY_LEASE_MS: envInt(30_000, 1_000, 3_600_000),
     AUDIT_BACKLOG_WARN_AFTER_S: envInt(30, 1, 86_400),
+    AUDIT_BACKLOG_CHECK_INTERVAL_MS: envInt(5_000, 100, 600_000),
     // How the relay authenticates to an audit service in jwt mode: a token, or a file holding
     // one (re-read when it changes, for rotated tokens).
     AUDIT_SERVICE_TOKEN: z.string().optional(),
@@ -78,6 +79,8 @@ export interface DomainConfig extends ServiceConfig {
     readonly timeoutMs: number;
     readonly leaseMs: number;
     readonly backlogWarnAfterSeconds: number;
+    /** How often the backlog gauges, /healthz and the backlog log line are refreshed. */
+    readonly backlogCheckIntervalMs: number;
     readonly serviceToken: string | undefined;
     readonly serviceTokenFile: string | undefined;
   };
@@ -109,6 +112,7 @@ export function loadDomainConfig(env: NodeJS.ProcessEnv = process.env): DomainCo
       timeoutMs: c.AUDIT_RELAY_TIMEOUT_MS,
       leaseMs: c.AUDIT_RELAY_LEASE_MS,
       backlogWarnAfterSeconds: c.AUDIT_BACKLOG_WARN_AFTER_S,
+      backlogCheckIntervalMs: c.AUDIT_BACKLOG_CHECK_INTERVAL_MS,
       serviceToken: c.AUDIT_SERVICE_TOKEN,
       serviceTokenFile: c.AUDIT_SERVICE_TOKEN_FILE,
     },

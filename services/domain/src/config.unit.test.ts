@@ -43,6 +43,7 @@ describe('domain service configuration', () => {
         timeoutMs: 5_000,
         leaseMs: 30_000,
         backlogWarnAfterSeconds: 30,
+        backlogCheckIntervalMs: 5_000,
         serviceToken: undefined,
         serviceTokenFile: undefined,
       },

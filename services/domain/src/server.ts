@@ -105,7 +105,13 @@ export async function startDomainService(config: DomainConfig, logger: Logger): 
               leaseMs: config.audit.leaseMs,
               callTimeoutMs: config.audit.timeoutMs,
             });
-            monitor = startBacklogMonitor({ outbox, registry: metrics, logger, intervalMs: 5_000, warnAfterSeconds: config.audit.backlogWarnAfterSeconds });
+            monitor = startBacklogMonitor({
+              outbox,
+              registry: metrics,
+              logger,
+              intervalMs: config.audit.backlogCheckIntervalMs,
+              warnAfterSeconds: config.audit.backlogWarnAfterSeconds,
+            });
           }
           if (runEngine) {
             engine = startWorkflowEngine(
