@@ -50,12 +50,13 @@ afterAll(async () => {
 
 type StepInit = { id: string; tool: string; arguments?: JsonObject; dependsOn?: string[]; server?: string; timeoutMs?: number; maxAttempts?: number };
 
-async function defineWorkflow(steps: StepInit[], schema: JsonObject = {}): Promise<string> {
+async function defineWorkflow(steps: StepInit[], schema: JsonObject = {}, runTimeoutMs?: number): Promise<string> {
   const name = `wf-${randomBytes(4).toString('hex')}`;
   await stack.workflows.createWorkflowDefinition({
     workflowDefinition: {
       name,
       parametersSchema: schema,
+      runTimeout: runTimeoutMs === undefined ? undefined : ms(runTimeoutMs),
       steps: steps.map((s) => ({
         id: s.id,
         mcpDefinition: s.server ?? HTTP_SERVER,
@@ -191,6 +192,35 @@ describe('execution', () => {
     expect(WorkflowRunStatus[done.status]).toBe('FAILED');
     expect(done.error).toMatch(/timed out after 300 ms/);
   });
+
+  it('fails a run past its run deadline, interrupting the attempt in flight', async () => {
+    const before = await fixtureStats(http.url);
+    const wf = await defineWorkflow([{ id: 'long', tool: 'sleep', arguments: { ms: 20_000 }, timeoutMs: 30_000 }], {}, 1_000);
+    const run = await start(wf);
+    const done = await finished(run.name, 10_000);
+    expect(WorkflowRunStatus[done.status]).toBe('FAILED');
+    expect(done.error).toBe('the run deadline of 1 s passed');
+    expect(step(done, 'long').error).toBe('the run deadline passed during the attempt');
+    expect(time(done.endTime) - time(done.startTime)).toBeLessThan(5_000);
+    // The server saw the call cancelled rather than left to sleep out its 20 s.
+    expect((await fixtureStats(http.url)).cancelled).toBeGreaterThan(before.cancelled);
+  });
+
+  it('counts a transport failure (the server crashed mid-call) as a failed attempt, and retries it', async () => {
+    const wf = await defineWorkflow([{ id: 'boom', tool: 'crash', server: STDIO_SERVER, maxAttempts: 2 }]);
+    const run = await start(wf);
+    const done = await finished(run.name, 30_000);
+    expect(WorkflowRunStatus[done.status]).toBe('FAILED');
+    expect(step(done, 'boom').attempt).toBe(2);
+    const attempts = (await auditOf(run.name, 5)).filter((e) => e.actionType === ActionType.EXECUTE);
+    expect(attempts.map((e) => [e.details!.attempt, e.details!.outcome, e.details!.willRetry])).toEqual([
+      [1, 'FAILED', true],
+      [2, 'FAILED', false],
+    ]);
+    // And the crashed server was replaced: the next call on it works.
+    const next = await start(await defineWorkflow([{ id: 'after', tool: 'echo', arguments: { text: 'back' }, server: STDIO_SERVER }]));
+    expect(WorkflowRunStatus[(await finished(next.name, 30_000)).status]).toBe('SUCCEEDED');
+  }, 60_000);
 
   it('fails clearly on an unknown tool or a server that cannot start, and keeps running', async () => {
     const unknownTool = await defineWorkflow([{ id: 'x', tool: 'no_such_tool' }]);
@@ -356,6 +386,34 @@ describe('durability', () => {
       ['last', 'SUCCEEDED'],
     ]);
   }, 60_000);
+
+  it('the heartbeat keeps a step that outlasts the lease running, executed once', async () => {
+    // ENGINE_LEASE_MS is 3 s here: without renewals the run would lapse and be claimed again mid-step.
+    const wf = await defineWorkflow([{ id: 'long', tool: 'sleep', arguments: { ms: 5_000 }, timeoutMs: 15_000 }]);
+    const run = await start(wf);
+    const done = await finished(run.name, 20_000);
+    expect(WorkflowRunStatus[done.status]).toBe('SUCCEEDED');
+    expect(step(done, 'long').attempt).toBe(1);
+    const attempts = (await auditOf(run.name, 4)).filter((e) => e.actionType === ActionType.EXECUTE);
+    expect(attempts.map((e) => [e.details!.attempt, e.details!.outcome])).toEqual([[1, 'SUCCEEDED']]);
+  }, 30_000);
+
+  it('a new run wakes an idle engine by notification, not by its poll', async () => {
+    await engine.stop();
+    const sleepy = await stack.addEngine({ ENGINE_POLL_INTERVAL_MS: '600000' });
+    try {
+      const wf = await defineWorkflow([{ id: 'only', tool: 'noop' }]);
+      await new Promise((r) => setTimeout(r, 300)); // the engine's first claim has come and gone
+      const t0 = Date.now();
+      const run = await start(wf);
+      const done = await finished(run.name, 5_000);
+      expect(WorkflowRunStatus[done.status]).toBe('SUCCEEDED');
+      expect(time(step(done, 'only').startTime) - t0).toBeLessThan(2_000);
+    } finally {
+      await sleepy.stop();
+      await engine.start();
+    }
+  });
 
   it('two engines on one database never execute the same step attempt twice', async () => {
     const second = await stack.addEngine();

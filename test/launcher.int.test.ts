@@ -1,6 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { promisify } from 'node:util';
 import { createClient } from '@connectrpc/connect';
 import { findFreePort } from '../shared/db/embedded-postgres';
 import { Health, HealthCheckResponse_ServingStatus } from '../shared/gen/grpc/health/v1/health_pb';
@@ -47,7 +48,7 @@ function childrenOf(pid: number): Array<{ pid: number; cmdline: string[]; env: R
   return children;
 }
 
-test('the compiled launcher starts both compiled services under the heap cap and stops them on SIGINT', async () => {
+test('the compiled launcher starts both compiled services under the heap cap, runs the demo end to end, and stops them on SIGINT', async () => {
   const [auditDb, domainDb] = dbs as [TestDatabase, TestDatabase];
   const [auditPort, domainPort] = [await findFreePort(), await findFreePort()];
   const env: NodeJS.ProcessEnv = {
@@ -80,7 +81,21 @@ test('the compiled launcher starts both compiled services under the heap cap and
   expect(services.map((s) => s.cmdline.slice(1)).sort()).toEqual([['dist/services/audit/src/main.js'], ['dist/services/domain/src/main.js']]);
   for (const s of services) expect(s.env.NODE_OPTIONS).toBe(SERVICE_NODE_OPTIONS);
 
+  // The new user's tour against it: `npm run demo` registers the shipped stdio MCP server, runs a
+  // two-step workflow on the engine inside the domain process (npm start's default role), and
+  // prints the run's audit trail by trace id; it exits 0 only when the run SUCCEEDED.
+  const demo = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/demo/demo.ts', 'Oslo'], {
+    cwd: REPO_ROOT,
+    env: { ...env, DOMAIN_URL: `http://127.0.0.1:${domainPort}`, AUDIT_URL: `http://127.0.0.1:${auditPort}` },
+    timeout: 60_000,
+  });
+  expect(demo.stdout).toContain('✓ created MCP definition io.github.mcp-backend/demo-weather');
+  expect(demo.stdout).toMatch(/… SUCCEEDED {2}forecast:ok {2}report:ok/);
+  // The start, PENDING → RUNNING, two attempts and RUNNING → SUCCEEDED, all in the demo's trace.
+  expect(demo.stdout).toMatch(/The audit trail of trace [0-9a-f]{32} \(5 entries\)/);
+  expect(demo.stdout).toContain('"city":"Oslo"');
+
   l.kill('SIGINT');
   expect(await exited).toEqual({ code: 0, signal: null });
   for (const s of services) expect(existsSync(`/proc/${s.pid}`)).toBe(false);
-}, 60_000);
+}, 120_000);
