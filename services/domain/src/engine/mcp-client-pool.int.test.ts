@@ -105,6 +105,10 @@ describe.each<Mode>(['stdio', 'streamable_http'])('MCP client pool over %s', (mo
     await expect(call('add', { a: 2, b: 40 })).resolves.toMatchObject({ isError: false, output: { sum: 42 } });
   });
 
+  it('returns the content blocks as output when the tool gives no structuredContent', async () => {
+    await expect(call('say', { text: 'plain words' })).resolves.toEqual({ isError: false, output: [{ type: 'text', text: 'plain words' }], errorText: '' });
+  });
+
   it('reports tool errors as isError results, and flaky tools succeed once their failures are spent', async () => {
     const key = `flaky-${mode}`;
     await expect(call('flaky', { key, failures: 2 })).resolves.toMatchObject({ isError: true, errorText: 'flaky failure 1 of 2' });
