@@ -153,6 +153,10 @@ describe('listing', () => {
     expect(await list('action_type = UPDATE AND actor_id = "lister-b"')).toEqual([seeded[1]]);
     expect(await list('action_type = ACTION_TYPE_EXECUTE AND actor_id = "lister-a"')).toEqual([seeded[2]]);
     expect(await list(`entity_type = WORKFLOW_RUN AND entity_id = "${entity}"`)).toEqual(seeded.slice(0, 3));
+    // entity_type on its own narrows too (lister-a has entries of two entity types).
+    expect(await list('entity_type = WORKFLOW_DEFINITION AND actor_id = "lister-a"')).toEqual([seeded[3]]);
+    expect(await list('entity_type = WORKFLOW_RUN AND actor_id = "lister-a"')).toEqual([seeded[0], seeded[2]]);
+    expect(await list(`entity_id = "${entity}"`)).toEqual(seeded.slice(0, 3));
     expect(await list(`trace_id = "${trace}"`)).toEqual(seeded.slice(0, 2));
   });
 
@@ -194,6 +198,16 @@ describe('listing', () => {
     const res = await fx.client.listActionLogEntries({ filter: 'entity_id = "paging"' });
     expect(res.actionLogEntries).toHaveLength(50);
     expect(res.nextPageToken).not.toBe('');
+    // Larger sizes are capped at 1000 (AIP-158: coerced, not rejected).
+    await fx.client.batchCreateActionLogEntries({
+      requests: Array.from({ length: 950 }, () => ({ actionLogEntry: entryInput({ entityId: 'paging' }) })),
+    });
+    const capped = await fx.client.listActionLogEntries({ filter: 'entity_id = "paging"', pageSize: 5000 });
+    expect(capped.actionLogEntries).toHaveLength(1000);
+    expect(capped.nextPageToken).not.toBe('');
+    const rest = await fx.client.listActionLogEntries({ filter: 'entity_id = "paging"', pageSize: 5000, pageToken: capped.nextPageToken });
+    expect(rest.actionLogEntries).toHaveLength(10);
+    expect(rest.nextPageToken).toBe('');
   });
 });
 

@@ -140,12 +140,28 @@ describe('workflow definitions', () => {
     expect(added[0]!.details).toEqual({ changes: { description: { before: 'Forecast and summary', after: 'v2' } } });
 
     // Steps and run_timeout; an empty mask replaces every mutable field.
-    const u3 = (
-      await fx.workflows.updateWorkflowDefinition({
-        workflowDefinition: { name: d.name, steps: [{ id: 'only', mcpDefinition: otherMcpName, tool: 'anything', arguments: { q: '${params}' } }], runTimeout: { seconds: 30n } },
-      })
-    ).workflowDefinition!;
+    let u3!: WorkflowDefinition;
+    const replaced = await outboxDuring(async () => {
+      u3 = (
+        await fx.workflows.updateWorkflowDefinition({
+          workflowDefinition: { name: d.name, steps: [{ id: 'only', mcpDefinition: otherMcpName, tool: 'anything', arguments: { q: '${params}' } }], runTimeout: { seconds: 30n } },
+        })
+      ).workflowDefinition!;
+    });
     expect(u3.revision).toBe(3n);
+    // One UPDATE row naming exactly the fields that changed, each with its value before and after.
+    expect(replaced).toHaveLength(1);
+    const changes = (replaced[0]!.details as { changes: Record<string, { before: unknown; after: unknown }> }).changes;
+    expect(Object.keys(changes).sort()).toEqual(['description', 'parameters_schema', 'run_timeout', 'steps']);
+    expect(changes.description).toEqual({ before: 'v2', after: '' });
+    expect(changes.parameters_schema!.before).toEqual(d.parametersSchema);
+    expect(changes.parameters_schema!.after).toEqual({});
+    expect(changes.run_timeout!.after).toBe('30s');
+    expect(changes.run_timeout!.before).not.toBe('30s');
+    expect((changes.steps!.before as Array<{ id: string }>).map((s) => s.id)).toEqual(d.steps.map((s) => s.id));
+    expect(changes.steps!.after).toEqual([
+      expect.objectContaining({ id: 'only', mcpDefinition: otherMcpName, tool: 'anything', arguments: { q: '${params}' }, timeout: '60s' }),
+    ]);
     expect(u3).toMatchObject({ description: '', parametersSchema: {}, runTimeout: { seconds: 30n } });
     expect(u3.steps.map((s) => s.id)).toEqual(['only']);
     // The reference index follows the steps: the definition now uses only the other server.
