@@ -51,6 +51,7 @@ export interface RequestContext {
   readonly traceId: string;
   /** The caller's span id from `traceparent` (or this server's span when none was sent). */
   readonly spanId: string;
+  /** The caller's `tracestate`, only alongside a valid `traceparent` (else empty). */
   readonly traceState: string;
   readonly callerService: string;
   readonly clientIp: string;
@@ -92,11 +93,15 @@ function forwardedActor(h: Headers): ForwardedActor {
   };
 }
 
-function traceOf(header: Headers): { traceId: string; spanId: string } {
+function traceOf(header: Headers): { traceId: string; spanId: string; traceState: string } {
   const parent = parseTraceparent(header.get(MetadataKeys.traceparent));
-  if (parent) return { traceId: parent.traceId, spanId: parent.spanId };
+  // tracestate belongs to the traceparent it came with: W3C says ignore it when that one is
+  // missing or invalid, so it is never recorded against a trace it was not sent for.
+  if (parent) return { traceId: parent.traceId, spanId: parent.spanId, traceState: header.get(MetadataKeys.tracestate)?.trim() ?? '' };
   const active = trace.getActiveSpan()?.spanContext();
-  return active && trace.isSpanContextValid(active) ? { traceId: active.traceId, spanId: active.spanId } : { traceId: '', spanId: '' };
+  return active && trace.isSpanContextValid(active)
+    ? { traceId: active.traceId, spanId: active.spanId, traceState: '' }
+    : { traceId: '', spanId: '', traceState: '' };
 }
 
 /** Strips an IPv4-mapped IPv6 prefix so "::ffff:10.0.0.1" is recorded as "10.0.0.1". */
@@ -129,7 +134,6 @@ export function createRequestContextInterceptor(): Interceptor {
       identity,
       forwarded,
       ...traceOf(h),
-      traceState: h.get(MetadataKeys.tracestate)?.trim() ?? '',
       callerService: h.get(MetadataKeys.callerService)?.trim() || 'unknown',
       clientIp: normalizeIp(h.get(MetadataKeys.clientIp)?.trim() || forwardedFor || req.contextValues.get(peerAddressKey)),
       userAgent: h.get(MetadataKeys.clientUserAgent)?.trim() || h.get(MetadataKeys.userAgent)?.trim() || '',

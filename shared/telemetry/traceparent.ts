@@ -5,15 +5,25 @@ export interface TraceParent {
   readonly flags: number;
 }
 
-const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+// Lowercase hex only: the spec makes a header with uppercase hex invalid, not something to fix up.
+// A version after 00 may append `-`-separated fields; its first four are read as version 00's.
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
+const SAMPLED = 0x01;
 
-/** Undefined for a missing or malformed header, or the all-zero ids the spec declares invalid. */
+/**
+ * Undefined for a missing or malformed header, version ff, version 00 with anything after the
+ * flags, or the all-zero ids the spec declares invalid. Surrounding whitespace is not part of
+ * the value (HTTP optional whitespace) and is ignored.
+ */
 export function parseTraceparent(header: string | null | undefined): TraceParent | undefined {
-  const m = TRACEPARENT.exec(header?.trim().toLowerCase() ?? '');
-  if (!m || /^0+$/.test(m[1]!) || /^0+$/.test(m[2]!)) return undefined;
-  return { traceId: m[1]!, spanId: m[2]!, flags: parseInt(m[3]!, 16) };
+  const m = TRACEPARENT.exec(header?.trim() ?? '');
+  if (!m || m[1] === 'ff' || (m[1] === '00' && m[5] !== undefined) || /^0+$/.test(m[2]!) || /^0+$/.test(m[3]!)) return undefined;
+  const flags = parseInt(m[4]!, 16);
+  // Of a later version's flags only the sampled bit is known to mean what it means in 00.
+  return { traceId: m[2]!, spanId: m[3]!, flags: m[1] === '00' ? flags : flags & SAMPLED };
 }
 
+/** Always version 00, the one this code speaks, whatever version the parent was parsed from. */
 export function formatTraceparent(t: TraceParent): string {
   return `00-${t.traceId}-${t.spanId}-${t.flags.toString(16).padStart(2, '0')}`;
 }
