@@ -18,7 +18,8 @@ export type ErrorKind =
   | 'resource_exhausted'
   | 'unauthenticated'
   | 'permission_denied'
-  | 'unavailable';
+  | 'unavailable'
+  | 'out_of_range';
 
 export abstract class AppError extends Error {
   abstract readonly kind: ErrorKind;
@@ -131,5 +132,17 @@ export class UnavailableError extends AppError {
   readonly reason = 'UNAVAILABLE';
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, {}, options);
+  }
+}
+
+/** A position past the end of what exists yet (it may become valid later, unlike INVALID_ARGUMENT). */
+export class OutOfRangeError extends AppError {
+  readonly kind = 'out_of_range';
+  readonly reason = 'OUT_OF_RANGE';
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(`${field}: ${message}`, { field });
   }
 }

@@ -15,6 +15,7 @@ const CODES: Record<ErrorKind, Code> = {
   unauthenticated: Code.Unauthenticated,
   permission_denied: Code.PermissionDenied,
   unavailable: Code.Unavailable,
+  out_of_range: Code.OutOfRange,
 };
 
 /**

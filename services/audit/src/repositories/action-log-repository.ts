@@ -249,6 +249,12 @@ export function createActionLogRepository(sequelize: Sequelize) {
       }
     },
 
+    /** The lowest seq above `seq`, if any (an entry past the chain head should not exist). */
+    async firstSeqAfter(seq: bigint): Promise<bigint | undefined> {
+      const [row] = await select<{ seq: string | null }>('SELECT min(seq) AS seq FROM action_log_entries WHERE seq > $1', [seq.toString()]);
+      return row?.seq == null ? undefined : BigInt(row.seq);
+    },
+
     async readHead(): Promise<ChainHead> {
       const [head] = await select<{ seq: string; hash: string }>('SELECT seq, hash FROM audit_chain_head WHERE id = 1', []);
       if (!head) throw new Error('audit_chain_head is missing its row: the schema is not migrated');

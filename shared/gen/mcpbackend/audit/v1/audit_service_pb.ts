@@ -240,14 +240,14 @@ export const ListActionLogEntriesResponseSchema: GenMessage<ListActionLogEntries
  */
 export type VerifyActionLogRequest = Message<"mcpbackend.audit.v1.VerifyActionLogRequest"> & {
   /**
-   * First `seq` to verify; 0 means the first entry.
+   * First `seq` to verify; 0 means the first entry. Past the chain head + 1 is OUT_OF_RANGE.
    *
    * @generated from field: int64 start_seq = 1;
    */
   startSeq: bigint;
 
   /**
-   * Last `seq` to verify; 0 means the newest entry.
+   * Last `seq` to verify; 0 means the chain head as read when the call starts.
    *
    * @generated from field: int64 end_seq = 2;
    */
