@@ -1,5 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { createClient } from '@connectrpc/connect';
@@ -11,8 +12,8 @@ import { createTestDatabase, type TestDatabase } from '../shared/testing/test-da
 
 /**
  * `npm start` (`npm run build`, then the compiled launcher dist/scripts/start.js) runs the
- * services as the images do: the compiled entry points under the heap cap. Here with a database
- * URL per service (the embedded-PostgreSQL path is covered by shared/db/embedded-postgres.int.test.ts).
+ * services as the images do: the compiled entry points under the heap cap; with a database URL
+ * per service, or with none, when it starts an embedded PostgreSQL for them.
  */
 const REPO_ROOT = path.resolve(__dirname, '..');
 const LAUNCHER = 'dist/scripts/start.js';
@@ -48,6 +49,27 @@ function childrenOf(pid: number): Array<{ pid: number; cmdline: string[]; env: R
   return children;
 }
 
+/** Starts the compiled launcher and waits until every port answers SERVING. */
+async function launch(env: NodeJS.ProcessEnv, ports: number[]) {
+  output.length = 0;
+  const l = spawn(process.execPath, [LAUNCHER], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  launcher = l;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => l.once('exit', (code, signal) => r({ code, signal })));
+  for (const stream of [l.stdout!, l.stderr!]) stream.on('data', (chunk: Buffer) => output.push(...chunk.toString().split('\n').filter(Boolean)));
+  for (const port of ports) {
+    const health = createClient(Health, createRpcClientTransport({ baseUrl: `http://127.0.0.1:${port}`, protocol: 'grpc' }));
+    // The embedded path runs initdb first: allow for it.
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      const res = await health.check({ service: '' }, { timeoutMs: 1_000 }).catch(() => undefined);
+      if (res?.status === HealthCheckResponse_ServingStatus.SERVING) break;
+      if (l.exitCode !== null || Date.now() > deadline) throw new Error(`port ${port} never served:\n${output.slice(-20).join('\n')}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return { l, exited };
+}
+
 test('the compiled launcher starts both compiled services under the heap cap, runs the demo end to end, and stops them on SIGINT', async () => {
   const [auditDb, domainDb] = dbs as [TestDatabase, TestDatabase];
   const [auditPort, domainPort] = [await findFreePort(), await findFreePort()];
@@ -61,21 +83,7 @@ test('the compiled launcher starts both compiled services under the heap cap, ru
   };
   delete env.NODE_OPTIONS;
   delete env.DATABASE_URL;
-  const l = spawn(process.execPath, [LAUNCHER], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  launcher = l;
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => l.once('exit', (code, signal) => r({ code, signal })));
-  for (const stream of [l.stdout!, l.stderr!]) stream.on('data', (chunk: Buffer) => output.push(...chunk.toString().split('\n').filter(Boolean)));
-
-  for (const port of [auditPort, domainPort]) {
-    const health = createClient(Health, createRpcClientTransport({ baseUrl: `http://127.0.0.1:${port}`, protocol: 'grpc' }));
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const res = await health.check({ service: '' }, { timeoutMs: 1_000 }).catch(() => undefined);
-      if (res?.status === HealthCheckResponse_ServingStatus.SERVING) break;
-      if (l.exitCode !== null || Date.now() > deadline) throw new Error(`port ${port} never served:\n${output.slice(-20).join('\n')}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  const { l, exited } = await launch(env, [auditPort, domainPort]);
 
   const services = childrenOf(l.pid!);
   expect(services.map((s) => s.cmdline.slice(1)).sort()).toEqual([['dist/services/audit/src/main.js'], ['dist/services/domain/src/main.js']]);
@@ -99,3 +107,33 @@ test('the compiled launcher starts both compiled services under the heap cap, ru
   expect(await exited).toEqual({ code: 0, signal: null });
   for (const s of services) expect(existsSync(`/proc/${s.pid}`)).toBe(false);
 }, 120_000);
+
+test('with no database URL it starts an embedded PostgreSQL, says where, and stops it last', async () => {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'launcher-embedded-'));
+  // PostgreSQL runs as its own OS user when the tests run as root: it must be able to enter the directory.
+  chmodSync(tmp, 0o755);
+  const [auditPort, domainPort, pgPort] = [await findFreePort(), await findFreePort(), await findFreePort()];
+  // TMPDIR moves the launcher's data directory (os.tmpdir()/mcp-backend-pg) away from a developer's own.
+  const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: tmp, EMBEDDED_PG_PORT: String(pgPort), AUDIT_PORT: String(auditPort), DOMAIN_PORT: String(domainPort) };
+  for (const v of ['NODE_OPTIONS', 'DATABASE_URL', 'AUDIT_DATABASE_URL', 'DOMAIN_DATABASE_URL']) delete env[v];
+  try {
+    const { l, exited } = await launch(env, [auditPort, domainPort]);
+    const dataDir = path.join(tmp, 'mcp-backend-pg');
+    expect(output.join('\n')).toContain(`no DATABASE_URL: starting embedded PostgreSQL on 127.0.0.1:${pgPort} (data ${dataDir})`);
+    expect(output.join('\n')).toContain(`embedded PostgreSQL 15, data ${dataDir}`);
+    const postgres = Number(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    // Each service got its own database on it.
+    const services = childrenOf(l.pid!).filter((c) => c.cmdline[1]?.startsWith('dist/services/'));
+    expect(Object.fromEntries(services.map((c) => [c.cmdline[1], c.env.AUDIT_DATABASE_URL ?? c.env.DOMAIN_DATABASE_URL]))).toEqual({
+      'dist/services/audit/src/main.js': `postgres://postgres:postgres@127.0.0.1:${pgPort}/mcp_audit`,
+      'dist/services/domain/src/main.js': `postgres://postgres:postgres@127.0.0.1:${pgPort}/mcp_domain`,
+    });
+
+    l.kill('SIGINT');
+    expect(await exited).toEqual({ code: 0, signal: null });
+    expect(existsSync(`/proc/${postgres}`)).toBe(false);
+    expect(existsSync(path.join(dataDir, 'postmaster.pid'))).toBe(false);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}, 180_000);
