@@ -51,6 +51,7 @@ describe('CreateActionLogEntry', () => {
     ['a non-UUID event_id', entryInput({ eventId: 'abc' }), 'action_log_entry.event_id', /not a UUID/],
     ['an unspecified action_type', entryInput({ actionType: 0 }), 'action_log_entry.action_type', /is required/],
     ['an unknown action_type', entryInput({ actionType: 99 }), 'action_log_entry.action_type', /unknown ACTION_TYPE value 99/],
+    ['an unspecified entity_type', entryInput({ entityType: 0 }), 'action_log_entry.entity_type', /is required/],
     ['an unknown entity_type', entryInput({ entityType: 42 }), 'action_log_entry.entity_type', /unknown ENTITY_TYPE value 42/],
     ['an empty entity_id', entryInput({ entityId: '   ' }), 'action_log_entry.entity_id', /is required/],
     ['an over-long entity_id', entryInput({ entityId: 'x'.repeat(257) }), 'action_log_entry.entity_id', /at most 256/],
@@ -136,6 +137,7 @@ describe('wire-level garbage', () => {
   });
 
   it('answers malformed JSON and unknown enum names with INVALID_ARGUMENT', async () => {
+    const before = await count();
     for (const body of ['{"actionLogEntry":', '{"actionLogEntry":{"actionType":"ACTION_TYPE_LAUNCH"}}']) {
       const res = await fetch(`${fx.baseUrl}/mcpbackend.audit.v1.AuditService/CreateActionLogEntry`, {
         method: 'POST',
@@ -144,6 +146,7 @@ describe('wire-level garbage', () => {
       });
       expect(((await res.json()) as { code: string }).code).toBe('invalid_argument');
     }
+    expect(await count()).toBe(before);
   });
 
   it('is still healthy after all of it', async () => {
