@@ -426,6 +426,29 @@ describe('durability', () => {
     }
   });
 
+  it('a graceful stop hands its runs to another engine at once (woken by notification, not by its poll or the lease)', async () => {
+    const wf = await defineWorkflow([
+      // Long enough to be still running when the second engine is up and the first is stopped.
+      { id: 'slow', tool: 'sleep', arguments: { ms: 6_000 } },
+      { id: 'after', tool: 'noop', dependsOn: ['slow'] },
+    ]);
+    const run = await start(wf);
+    await waitFor(run.name, (r) => step(r, 'slow').status === StepRunStatus.RUNNING);
+    const sleepy = await stack.addEngine({ ENGINE_POLL_INTERVAL_MS: '600000' });
+    try {
+      await new Promise((r) => setTimeout(r, 300)); // its start-up claim found nothing: the run is leased
+      const stopped = Date.now();
+      await engine.stop(); // SIGTERM: the attempt is aborted and the lease handed back
+      const done = await finished(run.name, 15_000);
+      expect(WorkflowRunStatus[done.status]).toBe('SUCCEEDED');
+      expect(step(done, 'slow').attempt).toBe(2);
+      expect(time(step(done, 'slow').startTime) - stopped).toBeLessThan(2_500);
+    } finally {
+      await sleepy.stop();
+      await engine.start();
+    }
+  }, 30_000);
+
   it('two engines on one database never execute the same step attempt twice', async () => {
     const second = await stack.addEngine();
     try {
