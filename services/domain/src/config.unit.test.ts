@@ -1,18 +1,9 @@
-import { ConfigError } from '../../../shared/config/load-config';
+import { configProblems } from '../../../shared/testing/config-problems';
 import { loadDomainConfig } from './config';
 
 const DB = 'postgres://postgres@127.0.0.1:5432/domain';
 
-/** The problems a ConfigError lists, or a failure if the environment was accepted. */
-function problems(env: NodeJS.ProcessEnv): readonly string[] {
-  try {
-    loadDomainConfig({ DATABASE_URL: DB, ...env });
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  throw new Error('the configuration was accepted');
-}
+const problems = (env: NodeJS.ProcessEnv) => configProblems(() => loadDomainConfig({ DATABASE_URL: DB, ...env }));
 
 describe('domain service configuration', () => {
   it('has the documented defaults', () => {
