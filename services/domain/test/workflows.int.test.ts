@@ -625,12 +625,36 @@ describe('engine writes are fenced by the lease (two engines, store level)', () 
     expect(await tx((t) => runs.transition(t, uid, ['RUNNING'], 'SUCCEEDED', { leaseOwner: B }))).toBe('RUNNING');
   });
 
+  it('a write by the old owner waits for a takeover in progress, then is refused', async () => {
+    const wf = await createWorkflow();
+    const uid = (await startRun(wf.name)).name.split('/')[1]!;
+    const stepId = wf.steps[0]!.id;
+    await fx.sql(`UPDATE workflow_runs SET status = 'RUNNING', lease_owner = $2, lease_expires_at = now() WHERE uid = $1`, [uid, A]);
+    // B's claim, not yet committed: it holds the run row.
+    const claim = new PgClient({ connectionString: fx.databaseUrl });
+    await claim.connect();
+    try {
+      await claim.query('BEGIN');
+      await claim.query('UPDATE workflow_runs SET lease_owner = $2 WHERE uid = $1', [uid, B]);
+      let settled = false;
+      const late = tx((t) => store.startAttempt(t, { uid, owner: A }, stepId, 1)).finally(() => (settled = true));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(settled).toBe(false); // it waits for the claim instead of reading the row as it was
+      await claim.query('COMMIT');
+      expect(await late).toBe(false);
+      expect(await stepRow(uid)).toMatchObject({ status: 'PENDING', attempt: 0 });
+    } finally {
+      await claim.end();
+    }
+  });
+
   it('a cancelled run fences every engine, and a backoff in progress is read back for the next owner', async () => {
     const { uid, stepId } = await takenOverRun();
-    const retryAt = new Date(Date.now() + 60_000);
-    expect(await tx((t) => store.finishAttempt(t, { uid, owner: B }, stepId, 2, { status: 'PENDING', error: 'flaky', retryAt }))).toBe(true);
+    expect(await tx((t) => store.finishAttempt(t, { uid, owner: B }, stepId, 2, { status: 'PENDING', error: 'flaky', retryInMs: 60_000 }))).toBe(true);
     const waiting = (await runs.findByUid(uid))!.steps[0]!;
-    expect({ status: waiting.status, attempt: waiting.attempt, next: waiting.nextAttemptTime?.getTime() }).toEqual({ status: 'PENDING', attempt: 2, next: retryAt.getTime() });
+    expect({ status: waiting.status, attempt: waiting.attempt }).toEqual({ status: 'PENDING', attempt: 2 });
+    expect(waiting.retryDueInMs).toBeGreaterThan(55_000);
+    expect(waiting.retryDueInMs).toBeLessThanOrEqual(60_000);
     await fx.workflows.cancelWorkflowRun({ name: `workflowRuns/${uid}` });
     expect(await tx((t) => store.startAttempt(t, { uid, owner: B }, stepId, 3))).toBe(false);
   });

@@ -18,10 +18,13 @@ export interface RunLease {
 /**
  * SQL condition on a workflow_step_runs row: its run is still RUNNING and leased to the engine
  * bound at `param`. A claim by another engine moves `lease_owner`, so this fences off an engine
- * that lost its lease (a stall past the lease) before its heartbeat tells it so.
+ * that lost its lease (a stall past the lease) before its heartbeat tells it so. FOR SHARE makes
+ * the check wait for a takeover in progress (the claim holds the run row until it commits) and
+ * then read the row as that claim left it; without it, a stalled engine could still start a step
+ * between the new owner's claim and its commit.
  */
 const ownedBy = (param: string) =>
-  `EXISTS (SELECT 1 FROM workflow_runs r WHERE r.uid = run_uid AND r.status = 'RUNNING' AND r.lease_owner = ${param})`;
+  `EXISTS (SELECT 1 FROM workflow_runs r WHERE r.uid = run_uid AND r.status = 'RUNNING' AND r.lease_owner = ${param} FOR SHARE)`;
 
 /** The engine's SQL: claims under leases, lease renewal, and compare-and-set step transitions. */
 export function createEngineStore(sequelize: Sequelize) {
@@ -132,10 +135,11 @@ export function createEngineStore(sequelize: Sequelize) {
       outcome:
         | { status: 'SUCCEEDED'; output: JsonValue }
         | { status: 'FAILED'; error: string }
-        | { status: 'PENDING'; error: string; retryAt: Date },
+        | { status: 'PENDING'; error: string; retryInMs: number },
     ): Promise<boolean> {
       const rows = await q(
-        `UPDATE workflow_step_runs SET status = $3, output = $4::jsonb, error = $5, next_attempt_at = $6,
+        `UPDATE workflow_step_runs SET status = $3, output = $4::jsonb, error = $5,
+           next_attempt_at = clock_timestamp() + $6::int * interval '1 millisecond',
            end_time = CASE WHEN $3 = 'PENDING' THEN end_time ELSE clock_timestamp() END
          WHERE run_uid = $1 AND step_id = $2 AND status = 'RUNNING' AND attempt = $8 AND ${ownedBy('$7')}
          RETURNING step_id`,
@@ -145,7 +149,8 @@ export function createEngineStore(sequelize: Sequelize) {
           outcome.status,
           outcome.status === 'SUCCEEDED' ? JSON.stringify(outcome.output) : null,
           outcome.status === 'SUCCEEDED' ? '' : outcome.error,
-          outcome.status === 'PENDING' ? outcome.retryAt : null,
+          // The database's clock: whichever engine runs the retry reads it back relative to that clock.
+          outcome.status === 'PENDING' ? Math.round(outcome.retryInMs) : null,
           lease.owner,
           attempt,
         ],

@@ -83,7 +83,7 @@ export async function executeRun(deps: ExecutorDeps, { run, leaseOwner, signal, 
   const lease: RunLease = { uid, owner: leaseOwner };
   const steps = new Map<string, WorkflowStep>(run.definition.steps.map((s) => [s.id, s]));
   const state = new Map<string, StepRun & { retryAt?: number }>(
-    run.steps.map((s) => [s.stepId, { ...s, retryAt: s.nextAttemptTime?.getTime() }]),
+    run.steps.map((s) => [s.stepId, { ...s, retryAt: s.retryDueInMs === undefined ? undefined : Date.now() + s.retryDueInMs }]),
   );
   const outputs: Record<string, { output: JsonValue }> = {};
   for (const s of run.steps) if (s.status === 'SUCCEEDED') outputs[s.stepId] = { output: s.output ?? null };
@@ -220,7 +220,7 @@ export async function executeRun(deps: ExecutorDeps, { run, leaseOwner, signal, 
         outcome.kind === 'succeeded'
           ? { status: 'SUCCEEDED', output: outcome.output }
           : retry
-            ? { status: 'PENDING', error: outcome.error, retryAt: new Date(Date.now() + retryInMs) }
+            ? { status: 'PENDING', error: outcome.error, retryInMs }
             : { status: 'FAILED', error: outcome.error },
       );
       if (!finished) return;

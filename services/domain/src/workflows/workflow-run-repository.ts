@@ -32,7 +32,7 @@ interface StepRow {
   error: string;
   start_time: Date | null;
   end_time: Date | null;
-  next_attempt_at: Date | null;
+  retry_due_in_ms: number | null;
 }
 
 const RUN_COLUMNS =
@@ -47,7 +47,7 @@ const toStep = (s: StepRow): StepRun => ({
   error: s.error,
   startTime: s.start_time ?? undefined,
   endTime: s.end_time ?? undefined,
-  nextAttemptTime: s.next_attempt_at ?? undefined,
+  retryDueInMs: s.retry_due_in_ms ?? undefined,
 });
 
 const toRun = (r: RunRow, steps: readonly StepRow[]): WorkflowRun => ({
@@ -94,7 +94,10 @@ export function createWorkflowRunRepository(sequelize: Sequelize) {
   async function withSteps(rows: readonly RunRow[], tx?: Transaction): Promise<WorkflowRun[]> {
     if (rows.length === 0) return [];
     const steps = await q<StepRow>(
-      'SELECT * FROM workflow_step_runs WHERE run_uid = ANY($1::uuid[]) ORDER BY run_uid, position',
+      // greatest() skips NULLs: the CASE keeps "no backoff" NULL rather than 0.
+      `SELECT *, CASE WHEN next_attempt_at IS NOT NULL
+           THEN greatest(0, ceil(extract(epoch FROM next_attempt_at - clock_timestamp()) * 1000))::int END AS retry_due_in_ms
+       FROM workflow_step_runs WHERE run_uid = ANY($1::uuid[]) ORDER BY run_uid, position`,
       [rows.map((r) => r.uid)],
       tx,
     );

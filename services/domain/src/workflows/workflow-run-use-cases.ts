@@ -69,7 +69,7 @@ export async function startWorkflowRun(
           error: '',
           startTime: undefined,
           endTime: undefined,
-          nextAttemptTime: undefined,
+          retryDueInMs: undefined,
         })),
       };
       await deps.workflowRuns.insert(tx, run);

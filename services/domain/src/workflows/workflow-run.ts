@@ -23,8 +23,11 @@ export interface StepRun {
   readonly error: string;
   readonly startTime: Date | undefined;
   readonly endTime: Date | undefined;
-  /** When a PENDING step whose last attempt failed is due again (its backoff), if it is waiting. */
-  readonly nextAttemptTime: Date | undefined;
+  /**
+   * For a PENDING step waiting out the backoff of a failed attempt: how long until it is due, as
+   * of when the run was read (by the database's clock, so no two machines' clocks are compared).
+   */
+  readonly retryDueInMs: number | undefined;
 }
 
 export interface WorkflowRun {
