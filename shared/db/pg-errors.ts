@@ -24,6 +24,8 @@ const UNREACHABLE_NAMES = new Set([
   'SequelizeHostNotFoundError',
   'SequelizeHostNotReachableError',
 ]);
+/** Authentication (class 28), a database that does not exist (3D000), a privilege missing (42501). */
+const NOT_TRANSIENT_STATES = /^(28|3D000$|42501$)/;
 /** SQLSTATEs of a server that is shutting down, starting up or full (class 08 is handled apart). */
 const UNAVAILABLE_STATES = new Set(['57P01', '57P02', '57P03', '53300']);
 /** Socket-level failures the driver passes through as they are. */
@@ -36,8 +38,10 @@ const UNAVAILABLE_SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDO
  */
 export function isDatabaseUnavailable(err: unknown): boolean {
   const e = err as { name?: string; message?: string; parent?: { message?: string }; original?: { message?: string } } | undefined;
-  if (e?.name && UNREACHABLE_NAMES.has(e.name)) return true;
   const code = pgErrorCode(err);
+  // SequelizeConnectionError also wraps a refused login or a missing database: configuration, not an outage.
+  if (code && NOT_TRANSIENT_STATES.test(code)) return false;
+  if (e?.name && UNREACHABLE_NAMES.has(e.name)) return true;
   if (code && (code.startsWith('08') || UNAVAILABLE_STATES.has(code) || UNAVAILABLE_SOCKET_CODES.has(code))) return true;
   // pg ends the queries of a connection whose socket closed with this message, and no code.
   const message = e?.parent?.message ?? e?.original?.message ?? e?.message ?? '';
