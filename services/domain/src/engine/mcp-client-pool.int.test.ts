@@ -308,6 +308,25 @@ describe.each<Mode>(['stdio', 'streamable_http'])('MCP client pool over %s', (mo
         expect(err.message).not.toContain(part);
       }
     });
+
+    it('scrubs a secret in a line too long to hold, even where the line is logged in pieces', async () => {
+      const log = captureLogger();
+      const pool = makePool(log);
+      const secret = randomBytes(12).toString('hex');
+      // 1,990 characters and half the key, no newline (over the 2,000 held back); then the rest and a crash.
+      const script =
+        'const k = process.env.API_KEY; process.stderr.write("x".repeat(1990) + k.slice(0, 12));' +
+        'setTimeout(() => { process.stderr.write(k.slice(12) + " end\\n"); process.exit(1); }, 50)';
+      const ep: McpEndpoint = {
+        key: 'long-line:1',
+        name: 'long-line',
+        transport: { kind: 'stdio', command: process.execPath, args: ['-e', script], env: [{ name: 'API_KEY', value: secret, secret: true }] },
+      };
+      await expectToolCallError(callOn(pool, ep, 'echo', { text: 'x' }), 'connect');
+      const logged = JSON.stringify(log.lines);
+      expect(logged).toContain('[redacted] end');
+      for (const part of [secret, secret.slice(0, 12), secret.slice(12)]) expect(logged).not.toContain(part);
+    });
   } else {
     it('starts a new session when the server forgot ours (HTTP 404), without failing the call', async () => {
       const log = captureLogger();

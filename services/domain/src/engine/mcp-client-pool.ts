@@ -109,6 +109,7 @@ interface Entry {
   retired: boolean;
   /** The endpoint's secret values: scrubbed from everything the pool logs or throws. */
   readonly secrets: readonly string[];
+  readonly longestSecret: number;
   /** The last bytes a stdio server wrote to stderr (secrets scrubbed): the reason it failed to start, usually. */
   stderrTail: string;
   /** A stderr line not yet ended by a newline, held back so a secret split across chunks is still scrubbed. */
@@ -139,6 +140,7 @@ export function createMcpClientPool(opts: McpClientPoolOptions): McpClientPool {
       idleTimer: undefined,
       retired: false,
       secrets: secretValues(endpoint),
+      longestSecret: Math.max(0, ...secretValues(endpoint).map((s) => s.length)),
       stderrTail: '',
       stderrPartial: '',
       closed: undefined,
@@ -192,10 +194,13 @@ export function createMcpClientPool(opts: McpClientPoolOptions): McpClientPool {
       entry.stderrTail = scrub(entry.stderrTail + text).slice(-STDERR_TAIL_BYTES);
       const lines = (entry.stderrPartial + text).split('\n');
       entry.stderrPartial = lines.pop()!;
-      // A line that never ends is logged once it is as long as the tail kept.
+      // A line that never ends is logged in pieces once it is as long as the tail kept; the last
+      // (longest secret − 1) characters are held back, so a secret is never cut between two pieces.
       if (entry.stderrPartial.length >= STDERR_TAIL_BYTES) {
-        lines.push(entry.stderrPartial);
-        entry.stderrPartial = '';
+        const partial = scrub(entry.stderrPartial);
+        const cut = partial.length - entry.longestSecret + 1;
+        lines.push(partial.slice(0, cut));
+        entry.stderrPartial = partial.slice(cut);
       }
       const complete = lines.join('\n').trimEnd();
       if (complete) logger.debug({ mcpServer: entry.endpoint.name, stderr: scrub(complete) }, 'MCP server stderr');
@@ -219,12 +224,15 @@ export function createMcpClientPool(opts: McpClientPoolOptions): McpClientPool {
         'MCP client connected',
       );
     } catch (err) {
-      const message = scrubSecrets(`${connectVerb(endpoint)}: ${describe(err)}${stderrHint(entry)}`, entry.secrets);
-      logger.warn({ mcpServer: endpoint.name, key: endpoint.key, err: message }, 'MCP client failed to connect');
+      const failure = scrubbed(
+        new ToolCallError('connect', `${connectVerb(endpoint)}: ${describe(err)}${stderrHint(entry)}`, endpoint.name, '', { cause: err }),
+        entry.secrets,
+      );
+      logger.warn({ mcpServer: endpoint.name, key: endpoint.key, err: failure.message }, 'MCP client failed to connect');
       retire(entry);
       // Not awaited: the callers learn the reason now, not after the child has been reaped.
       void closeEntry(entry);
-      throw new ToolCallError('connect', message, endpoint.name, '', { cause: err });
+      throw failure;
     } finally {
       clearTimeout(timer);
     }
@@ -374,17 +382,19 @@ export function createMcpClientPool(opts: McpClientPoolOptions): McpClientPool {
     } catch (err) {
       if (call.signal.aborted) throw cancelled(endpoint, tool, call.signal.reason, err);
       if (lost) {
-        logger.warn({ mcpServer: endpoint.name, key: endpoint.key, tool, err: scrubSecrets(lost.message, entry.secrets) }, 'MCP call lost its response stream');
-        throw new ToolCallError('transport', `tool "${tool}" on MCP server "${endpoint.name}": ${lost.message}`, endpoint.name, tool, { cause: lost });
+        const failure = scrubbed(new ToolCallError('transport', `tool "${tool}" on MCP server "${endpoint.name}": ${lost.message}`, endpoint.name, tool, { cause: lost }), entry.secrets);
+        logger.warn({ mcpServer: endpoint.name, key: endpoint.key, tool, err: failure.message }, 'MCP call lost its response stream');
+        throw failure;
       }
       const outcome = classify(err, endpoint, tool, call.timeoutMs);
       if (outcome instanceof SessionExpired) throw outcome;
       if (outcome instanceof ToolCallError) {
-        if (outcome.kind === 'transport') {
-          logger.warn({ mcpServer: endpoint.name, key: endpoint.key, tool, err: scrubSecrets(outcome.message, entry.secrets) }, 'MCP call failed in transport; dropping client');
+        const failure = scrubbed(outcome, entry.secrets);
+        if (failure.kind === 'transport') {
+          logger.warn({ mcpServer: endpoint.name, key: endpoint.key, tool, err: failure.message }, 'MCP call failed in transport; dropping client');
           retireAndClose(entry, 'transport failure');
         }
-        throw outcome;
+        throw failure;
       }
       return outcome;
     } finally {
@@ -559,6 +569,15 @@ function classify(err: unknown, endpoint: McpEndpoint, tool: string, timeoutMs: 
     return err.code === 404 && endpoint.transport.kind === 'streamable_http' ? new SessionExpired(e) : e;
   }
   return new ToolCallError('transport', `${where}: ${describe(err)}`, endpoint.name, tool, { cause: err });
+}
+
+/**
+ * The error with the endpoint's secrets cut out of its message. When that changed the message,
+ * the cause (which quotes the same text) is dropped too, so no logger can print it.
+ */
+function scrubbed(err: ToolCallError, secrets: readonly string[]): ToolCallError {
+  const message = scrubSecrets(err.message, secrets);
+  return message === err.message ? err : new ToolCallError(err.kind, message, err.endpoint, err.tool);
 }
 
 function toResult(result: Record<string, unknown>, endpoint: McpEndpoint, tool: string): ToolCallResult {

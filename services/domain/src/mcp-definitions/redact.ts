@@ -97,7 +97,10 @@ export function secretValues(d: { readonly transport: McpTransport | undefined }
   return [...new Set(pairs.filter((p) => p.secret && p.value !== '').map((p) => p.value))];
 }
 
-/** `text` with every occurrence of each secret value replaced by `[redacted]` (for errors and logs that quote a server). */
+/**
+ * `text` with every occurrence of each secret value replaced by `[redacted]` (for errors and logs
+ * that quote a server). Longest first: a secret that contains another is replaced whole.
+ */
 export function scrubSecrets(text: string, secrets: readonly string[]): string {
-  return secrets.reduce((t, secret) => t.split(secret).join('[redacted]'), text);
+  return [...secrets].sort((a, b) => b.length - a.length).reduce((t, secret) => t.split(secret).join('[redacted]'), text);
 }

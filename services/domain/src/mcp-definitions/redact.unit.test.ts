@@ -1,5 +1,5 @@
 import type { McpDefinition, McpTransport } from './mcp-definition';
-import { mergeSecrets, redactMcpDefinition, redactTransport, secretValues } from './redact';
+import { mergeSecrets, redactMcpDefinition, redactTransport, scrubSecrets, secretValues } from './redact';
 
 const ENV_SECRET = 'env-secret-Zq9';
 const HEADER_SECRET = 'Bearer hdr-secret-Kp4';
@@ -191,5 +191,21 @@ describe('secretValues', () => {
       ],
     };
     expect(secretValues({ transport: dup })).toEqual(['same']);
+  });
+});
+
+describe('scrubSecrets', () => {
+  it('replaces every occurrence of each secret', () => {
+    expect(scrubSecrets('key=abc, again abc; other=xyz', ['abc', 'xyz'])).toBe('key=[redacted], again [redacted]; other=[redacted]');
+  });
+
+  it('replaces a secret that contains another whole, whatever their order', () => {
+    for (const secrets of [['sk-live', 'sk-live-123'], ['sk-live-123', 'sk-live']]) {
+      expect(scrubSecrets('token sk-live-123 and sk-live', secrets)).toBe('token [redacted] and [redacted]');
+    }
+  });
+
+  it('leaves text without secrets as it is', () => {
+    expect(scrubSecrets('nothing here', [])).toBe('nothing here');
   });
 });
