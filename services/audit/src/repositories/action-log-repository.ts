@@ -78,9 +78,11 @@ export interface ChainHead {
 export interface ChainAppender {
   readonly head: ChainHead;
   /**
-   * The record time for this transaction's entries: the database's clock, read under the lock,
-   * to the millisecond and never before the head entry's. One clock for every replica, so
-   * record_time never decreases along seq however the replicas' own clocks disagree.
+   * The record time for this transaction's entries: the database's clock, read by the statement
+   * that takes the lock, to the millisecond. One clock for every replica, so record_time never
+   * decreases along seq however the replicas' own clocks disagree. (It is also kept from falling
+   * behind the head entry's, a guard against that clock stepping back, as far as the statement's
+   * snapshot shows that entry: not when it waited for the lock.)
    */
   readonly recordTime: Date;
   /** Entries already recorded under the event ids given to withChainLock (read under the lock). */
