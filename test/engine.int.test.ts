@@ -419,7 +419,8 @@ describe('durability', () => {
       const run = await start(wf);
       const done = await finished(run.name, 5_000);
       expect(WorkflowRunStatus[done.status]).toBe('SUCCEEDED');
-      expect(time(step(done, 'only').startTime) - t0).toBeLessThan(2_000);
+      // Generous for a loaded machine; without the notification it would be the 10-minute poll.
+      expect(time(step(done, 'only').startTime) - t0).toBeLessThan(5_000);
     } finally {
       await sleepy.stop();
       await engine.start();
@@ -442,7 +443,7 @@ describe('durability', () => {
       const done = await finished(run.name, 15_000);
       expect(WorkflowRunStatus[done.status]).toBe('SUCCEEDED');
       expect(step(done, 'slow').attempt).toBe(2);
-      expect(time(step(done, 'slow').startTime) - stopped).toBeLessThan(2_500);
+      expect(time(step(done, 'slow').startTime) - stopped).toBeLessThan(6_000);
     } finally {
       await sleepy.stop();
       await engine.start();

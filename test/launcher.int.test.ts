@@ -27,7 +27,8 @@ beforeAll(async () => {
   dbs = [await createTestDatabase('launcher_audit'), await createTestDatabase('launcher_domain')];
 });
 afterAll(async () => {
-  if (launcher && launcher.exitCode === null && launcher.signalCode === null) launcher.kill('SIGKILL');
+  // After a failed test: the whole group (launcher, services, an embedded PostgreSQL), not just the launcher.
+  if (launcher && launcher.exitCode === null && launcher.signalCode === null) process.kill(-launcher.pid!, 'SIGKILL');
   await Promise.all(dbs.map((db) => db.drop()));
 });
 
@@ -52,7 +53,8 @@ function childrenOf(pid: number): Array<{ pid: number; cmdline: string[]; env: R
 /** Starts the compiled launcher and waits until every port answers SERVING. */
 async function launch(env: NodeJS.ProcessEnv, ports: number[]) {
   output.length = 0;
-  const l = spawn(process.execPath, [LAUNCHER], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group, so a failed test can kill everything it started at once.
+  const l = spawn(process.execPath, [LAUNCHER], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   launcher = l;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => l.once('exit', (code, signal) => r({ code, signal })));
   for (const stream of [l.stdout!, l.stderr!]) stream.on('data', (chunk: Buffer) => output.push(...chunk.toString().split('\n').filter(Boolean)));

@@ -12,9 +12,9 @@ import { startAuditInstance, type AuditInstance } from '../services/audit/test/a
 
 /**
  * Several domain replicas share one outbox: two relays, each with its own connection pool and
- * its own gRPC client, deliver to a real audit service. Every call is observed on its way out
- * (the real sink, wrapped), so a duplicate send would be seen even though the audit service
- * would answer it as a harmless replay.
+ * its own gRPC client, deliver to a real audit service. Every acknowledged call is observed (the
+ * real sink, wrapped), so a duplicate send would be seen even though the audit service would
+ * answer it as a harmless replay.
  */
 let auditDb: TestDatabase;
 let domainDb: TestDatabase;
@@ -54,9 +54,11 @@ function startReplicaRelay(name: string, sent: string[]): AuditRelay {
   const sink = createGrpcAuditSink({ auditUrl: audit.baseUrl, serviceName: name, timeoutMs: 5_000, serviceToken: async () => undefined });
   return startAuditRelay({
     outbox: createOutboxRepository(db),
+    // Counted once the audit service acknowledged it: a call that timed out and is retried is the
+    // relay's at-least-once delivery, not two relays sending one entry.
     sink: async (e: OutboxEntry) => {
-      sent.push(e.eventId);
       await sink(e);
+      sent.push(e.eventId);
     },
     logger: createLogger({ service: name, level: 'silent' }),
     batchSize: 40,

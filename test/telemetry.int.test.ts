@@ -124,8 +124,13 @@ test("the engine's run and step spans are children of the request that started t
     });
     const traceId = '9f8e7d6c5b4a39281706f5e4d3c2b1a0';
     const run = (await workflows.startWorkflowRun({ workflowDefinition: 'traced' }, { headers: { traceparent: `00-${traceId}-${PARENT_SPAN}-01` } })).workflowRun!;
-    for (let done = false; !done; await new Promise((r) => setTimeout(r, 50))) {
-      done = (await workflows.getWorkflowRun({ name: run.name })).workflowRun!.status === WorkflowRunStatus.SUCCEEDED;
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const { status } = (await workflows.getWorkflowRun({ name: run.name })).workflowRun!;
+      if (status === WorkflowRunStatus.SUCCEEDED) break;
+      if (status !== WorkflowRunStatus.PENDING && status !== WorkflowRunStatus.RUNNING) throw new Error(`the run ended ${WorkflowRunStatus[status]}`);
+      if (Date.now() > deadline) throw new Error('the run did not finish in 20 s');
+      await new Promise((r) => setTimeout(r, 50));
     }
   } finally {
     await domain.stop(); // flushes the spans

@@ -265,12 +265,14 @@ describe('two replicas on one database', () => {
       await blocker.query('SELECT 1 FROM audit_chain_head WHERE id = 1 FOR UPDATE');
       const input = entryInput({ entityId: 'replicas' });
       const calls = [fx.client, second.client].map((c) => c.createActionLogEntry({ actionLogEntry: input }, { headers: { 'x-user-id': 'replica-test' } }));
+      const deadline = Date.now() + 10_000;
       for (;;) {
         // From another session: inside its transaction the blocker would see one frozen snapshot of the statistics.
         const waiting = await fx.sql<{ n: string }>(
           "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%audit_chain_head%'",
         );
         if (Number(waiting[0]!.n) >= 2) break;
+        if (Date.now() > deadline) throw new Error(`${waiting[0]!.n} of 2 appends are waiting for the chain head`);
         await new Promise((r) => setTimeout(r, 20));
       }
       await blocker.query('COMMIT');
