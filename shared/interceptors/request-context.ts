@@ -3,7 +3,7 @@ import type { Interceptor } from '@connectrpc/connect';
 import { trace } from '@opentelemetry/api';
 import { bindStream } from './bind-stream';
 import type { ActorType, Identity } from '../auth/identity';
-import { parseTraceparent } from '../telemetry/traceparent';
+import { parseTraceparent, parseTracestate } from '../telemetry/traceparent';
 import { peerAddressKey } from './peer-address-key';
 
 /** The actor recorded when a caller names none. */
@@ -97,7 +97,7 @@ function traceOf(header: Headers): { traceId: string; spanId: string; traceState
   const parent = parseTraceparent(header.get(MetadataKeys.traceparent));
   // tracestate belongs to the traceparent it came with: W3C says ignore it when that one is
   // missing or invalid, so it is never recorded against a trace it was not sent for.
-  if (parent) return { traceId: parent.traceId, spanId: parent.spanId, traceState: header.get(MetadataKeys.tracestate)?.trim() ?? '' };
+  if (parent) return { traceId: parent.traceId, spanId: parent.spanId, traceState: parseTracestate(header.get(MetadataKeys.tracestate)) };
   const active = trace.getActiveSpan()?.spanContext();
   return active && trace.isSpanContextValid(active)
     ? { traceId: active.traceId, spanId: active.spanId, traceState: '' }

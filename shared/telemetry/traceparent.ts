@@ -27,3 +27,22 @@ export function parseTraceparent(header: string | null | undefined): TraceParent
 export function formatTraceparent(t: TraceParent): string {
   return `00-${t.traceId}-${t.spanId}-${t.flags.toString(16).padStart(2, '0')}`;
 }
+
+/** W3C: at most 32 list members; 512 characters is what every vendor must propagate, so the most kept. */
+const TRACESTATE_MAX_MEMBERS = 32;
+const TRACESTATE_MAX_LENGTH = 512;
+// key = simple-key / tenant@system; value = printable ASCII without ',' and '=', not ending in a space.
+const TRACESTATE_MEMBER = /^[a-z0-9][_0-9a-z*/-]{0,240}(@[a-z][_0-9a-z*/-]{0,13})?=[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]$/;
+
+/**
+ * The `tracestate` to record and pass on, or '' when it is malformed or over the limits (the
+ * spec lets a receiver drop it whole): it is stored in every audit entry of the request, so it
+ * must stay small and well-formed. Empty list members (", ,") are allowed and dropped.
+ */
+export function parseTracestate(header: string | null | undefined): string {
+  const value = header?.trim() ?? '';
+  if (value === '' || value.length > TRACESTATE_MAX_LENGTH) return '';
+  const members = value.split(',').map((m) => m.trim()).filter((m) => m !== '');
+  if (members.length > TRACESTATE_MAX_MEMBERS || !members.every((m) => TRACESTATE_MEMBER.test(m))) return '';
+  return members.join(',');
+}

@@ -1,4 +1,4 @@
-import { formatTraceparent, parseTraceparent, type TraceParent } from './traceparent';
+import { formatTraceparent, parseTraceparent, parseTracestate, type TraceParent } from './traceparent';
 
 /** The W3C Trace Context example ids. */
 const TID = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -108,3 +108,31 @@ describe('formatTraceparent', () => {
     expect(formatTraceparent(parseTraceparent(` ${tp()}\t`)!)).toBe(tp());
   });
 });
+
+describe('parseTracestate (W3C list of key=value members, kept only when well-formed and within limits)', () => {
+  it.each([
+    ['one member', 'congo=t61rcWkgMzE', 'congo=t61rcWkgMzE'],
+    ['two members', 'congo=t61rcWkgMzE,rojo=00f067aa0ba902b7', 'congo=t61rcWkgMzE,rojo=00f067aa0ba902b7'],
+    ['a multi-tenant key', 'fw529a3039@dt=abc', 'fw529a3039@dt=abc'],
+    ['spaces around members and empty members', ' a=1 , ,b=2 ', 'a=1,b=2'],
+    ['a value with inner spaces', 'a=x y', 'a=x y'],
+    ['32 members', Array.from({ length: 32 }, (_, i) => `k${i}=v`).join(','), Array.from({ length: 32 }, (_, i) => `k${i}=v`).join(',')],
+  ])('keeps %s', (_name, header, kept) => {
+    expect(parseTracestate(header)).toBe(kept);
+  });
+
+  it.each([
+    ['missing', undefined],
+    ['empty', ''],
+    ['33 members', Array.from({ length: 33 }, (_, i) => `k${i}=v`).join(',')],
+    ['over 512 characters', `a=${'x'.repeat(250)},b=${'y'.repeat(250)},c=${'z'.repeat(20)}`],
+    ['an uppercase key', 'Congo=1'],
+    ['a member without =', 'congo'],
+    ['an empty value', 'congo='],
+    ['a value with =', 'a=b=c'],
+    ['a non-ASCII value', 'a=\u00e9'],
+  ])('drops the whole header when %s', (_name, header) => {
+    expect(parseTracestate(header)).toBe('');
+  });
+});
+

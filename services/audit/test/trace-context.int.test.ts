@@ -50,6 +50,13 @@ describe('without an OpenTelemetry SDK (the in-process fixture)', () => {
     expect(got).toEqual({ traceId, spanId, traceState: TRACESTATE });
   });
 
+  it('drops a malformed or oversized tracestate, keeping the trace', async () => {
+    const [traceId, spanId] = [hex(16), hex(8)];
+    for (const tracestate of ['Not Valid', Array.from({ length: 33 }, (_, i) => `k${i}=v`).join(','), `a=${'x'.repeat(600)}`]) {
+      expect(await recorded({ traceparent: `00-${traceId}-${spanId}-01`, tracestate })).toEqual({ traceId, spanId, traceState: '' });
+    }
+  });
+
   it('reads a later version by its first four fields, extra data and all', async () => {
     const [traceId, spanId] = [hex(16), hex(8)];
     const got = await recorded({ traceparent: `01-${traceId}-${spanId}-01-what-the-future-will-be-like`, tracestate: TRACESTATE });
