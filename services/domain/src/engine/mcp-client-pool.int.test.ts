@@ -285,47 +285,42 @@ describe.each<Mode>(['stdio', 'streamable_http'])('MCP client pool over %s', (mo
       expect(err.message).toContain('s3cr3t $(echo not-expanded)');
     });
 
-    it('scrubs secret env values from everything it logs or throws, even when stderr splits them', async () => {
+    /**
+     * A stdio server that writes `before` and the first half of its secret API_KEY to stderr, then
+     * 50 ms later (a second chunk on our side) the second half and `after`, and crashes. Returns
+     * the error the call got, what the pool logged at every level, and the key's three forms.
+     */
+    async function leakKey(name: string, before: string, after: string) {
       const log = captureLogger();
-      const pool = makePool(log);
       const secret = randomBytes(12).toString('hex');
-      // The key in two writes 50 ms apart (two chunks on our side), then a crash.
       const script =
-        'const k = process.env.API_KEY; process.stderr.write("using key " + k.slice(0, 12));' +
-        'setTimeout(() => { process.stderr.write(k.slice(12) + " and failing\\n"); process.exit(1); }, 50)';
+        `const k = process.env.API_KEY; process.stderr.write(${before} + k.slice(0, 12));` +
+        `setTimeout(() => { process.stderr.write(k.slice(12) + ${JSON.stringify(after)}); process.exit(1); }, 50)`;
       const ep: McpEndpoint = {
-        key: 'leaky:1',
-        name: 'leaky',
+        key: `${name}:1`,
+        name,
         transport: { kind: 'stdio', command: process.execPath, args: ['-e', script], env: [{ name: 'API_KEY', value: secret, secret: true }] },
       };
-      const err = await expectToolCallError(callOn(pool, ep, 'echo', { text: 'x' }), 'connect');
+      const err = await expectToolCallError(callOn(makePool(log), ep, 'echo', { text: 'x' }), 'connect');
+      return { err, logged: JSON.stringify(log.lines), parts: [secret, secret.slice(0, 12), secret.slice(12)] };
+    }
+
+    it('scrubs secret env values from everything it logs or throws, even when stderr splits them', async () => {
+      const { err, logged, parts } = await leakKey('leaky', '"using key "', ' and failing\n');
       expect(err.message).toContain('using key [redacted] and failing');
-      const logged = JSON.stringify(log.lines);
       expect(logged).toContain('using key [redacted] and failing'); // the debug stderr line, whole
       // Neither the key nor either half of it, at any level.
-      for (const part of [secret, secret.slice(0, 12), secret.slice(12)]) {
+      for (const part of parts) {
         expect(logged).not.toContain(part);
         expect(err.message).not.toContain(part);
       }
     });
 
     it('scrubs a secret in a line too long to hold, even where the line is logged in pieces', async () => {
-      const log = captureLogger();
-      const pool = makePool(log);
-      const secret = randomBytes(12).toString('hex');
-      // 1,990 characters and half the key, no newline (over the 2,000 held back); then the rest and a crash.
-      const script =
-        'const k = process.env.API_KEY; process.stderr.write("x".repeat(1990) + k.slice(0, 12));' +
-        'setTimeout(() => { process.stderr.write(k.slice(12) + " end\\n"); process.exit(1); }, 50)';
-      const ep: McpEndpoint = {
-        key: 'long-line:1',
-        name: 'long-line',
-        transport: { kind: 'stdio', command: process.execPath, args: ['-e', script], env: [{ name: 'API_KEY', value: secret, secret: true }] },
-      };
-      await expectToolCallError(callOn(pool, ep, 'echo', { text: 'x' }), 'connect');
-      const logged = JSON.stringify(log.lines);
+      // 1,990 characters and half the key with no newline: past the 2,000 a line is held for.
+      const { logged, parts } = await leakKey('long-line', '"x".repeat(1990)', ' end\n');
       expect(logged).toContain('[redacted] end');
-      for (const part of [secret, secret.slice(0, 12), secret.slice(12)]) expect(logged).not.toContain(part);
+      for (const part of parts) expect(logged).not.toContain(part);
     });
   } else {
     it('starts a new session when the server forgot ours (HTTP 404), without failing the call', async () => {
