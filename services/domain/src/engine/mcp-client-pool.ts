@@ -131,6 +131,7 @@ export function createMcpClientPool(opts: McpClientPoolOptions): McpClientPool {
   function createEntry(endpoint: McpEndpoint): Entry {
     const transport = createTransport(endpoint);
     const client = new Client({ name: opts.clientInfo.name, version: opts.clientInfo.version });
+    const secrets = secretValues(endpoint);
     const entry: Entry = {
       endpoint,
       client,
@@ -139,8 +140,8 @@ export function createMcpClientPool(opts: McpClientPoolOptions): McpClientPool {
       inFlight: 0,
       idleTimer: undefined,
       retired: false,
-      secrets: secretValues(endpoint),
-      longestSecret: Math.max(0, ...secretValues(endpoint).map((s) => s.length)),
+      secrets,
+      longestSecret: Math.max(0, ...secrets.map((v) => v.length)),
       stderrTail: '',
       stderrPartial: '',
       closed: undefined,
